@@ -1,0 +1,154 @@
+//! The release text inside a ministry page.
+//!
+//! Release pages wrap a few paragraphs in a header, menus, breadcrumbs, a
+//! sidebar and a footer. The text is taken from the page's main container
+//! when it has one (`main`, `#main`, `#contents`, `article`, …), else from the
+//! body with navigation, header, footer and asides left out. Block elements
+//! become line breaks, so numbered headings (「1 北朝鮮」) stay on their own
+//! lines.
+
+use chrono::NaiveDate;
+use scraper::{ElementRef, Html, Node, Selector};
+use serde::{Deserialize, Serialize};
+
+use crate::dates::find_date;
+use crate::text::{MAX_TITLE_CHARS, one_line, paragraphs};
+
+/// The longest release text kept, in characters.
+pub const MAX_TEXT_CHARS: usize = 50_000;
+
+/// A release as read from its page.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleasePage {
+    pub title: Option<String>,
+    /// The release date printed on the page.
+    pub date: Option<NaiveDate>,
+    /// The release text, one paragraph or heading per line.
+    pub text: String,
+}
+
+/// Containers that hold the release on government sites, best first.
+const MAIN_SELECTORS: &[&str] = &[
+    "main",
+    "[role=main]",
+    "#main",
+    "#maincontents",
+    "#main-contents",
+    ".main-contents",
+    "#contents",
+    "#content",
+    "article",
+    ".contents",
+    "#wrapper",
+];
+
+const SKIPPED: &[&str] = &[
+    "script", "style", "noscript", "template", "nav", "header", "footer", "aside", "form", "button", "select", "svg", "iframe",
+];
+
+const BLOCKS: &[&str] = &[
+    "p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "dt", "dd", "dl", "tr", "table", "section", "article",
+    "blockquote", "pre", "hr", "td", "th",
+];
+
+fn skipped_by_role(e: &scraper::node::Element) -> bool {
+    let class_or_id = |needle: &str| {
+        e.id().is_some_and(|id| id.to_ascii_lowercase().contains(needle))
+            || e.classes().any(|c| c.to_ascii_lowercase().contains(needle))
+    };
+    ["breadcrumb", "topicpath", "pankuzu", "globalnav", "gnav", "sidebar", "side-nav", "sns", "share", "pagetop", "skip"]
+        .iter()
+        .any(|n| class_or_id(n))
+}
+
+fn collect_text(element: ElementRef<'_>, out: &mut String) {
+    for child in element.children() {
+        match child.value() {
+            Node::Text(t) => out.push_str(t),
+            Node::Element(e) => {
+                let name = e.name();
+                if SKIPPED.contains(&name) || skipped_by_role(e) {
+                    continue;
+                }
+                if name == "img" {
+                    continue;
+                }
+                let block = BLOCKS.contains(&name);
+                if block {
+                    out.push('\n');
+                }
+                if let Some(child) = ElementRef::wrap(child) {
+                    collect_text(child, out);
+                }
+                if block {
+                    out.push('\n');
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn text_of(e: ElementRef<'_>) -> String {
+    let mut s = String::new();
+    collect_text(e, &mut s);
+    paragraphs(&s, MAX_TEXT_CHARS)
+}
+
+/// Finds the release in a page.
+pub fn read_release(html: &str) -> ReleasePage {
+    let doc = Html::parse_document(html);
+    let select = |s: &str| Selector::parse(s).expect("static selector");
+    let main = MAIN_SELECTORS
+        .iter()
+        .flat_map(|s| doc.select(&select(s)).next())
+        .find(|e| text_of(*e).chars().count() >= 80);
+    let root = main.or_else(|| doc.select(&select("body")).next()).unwrap_or_else(|| doc.root_element());
+    let text = text_of(root);
+
+    let h1 = root
+        .select(&select("h1"))
+        .chain(doc.select(&select("h1")))
+        .map(|h| one_line(&h.text().collect::<String>(), MAX_TITLE_CHARS))
+        .find(|t| !t.is_empty());
+    let title = h1.or_else(|| {
+        doc.select(&select("title")).next().map(|t| {
+            let t = one_line(&t.text().collect::<String>(), MAX_TITLE_CHARS);
+            // "日米防衛相会談｜防衛省" → "日米防衛相会談"
+            t.split(['｜', '|']).next().unwrap_or(&t).trim().to_owned()
+        })
+    });
+    let title = title.filter(|t| !t.is_empty());
+    let head: String = text.lines().take(12).collect::<Vec<_>>().join("\n");
+    let date = find_date(&head, None);
+    ReleasePage { title, date, text }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_release_is_found_inside_the_navigation() {
+        let html = r#"<html><head><title>日米防衛相会談｜防衛省</title></head><body>
+            <header><nav><ul><li>ホーム</li><li>防衛省について</li></ul></nav></header>
+            <div class="breadcrumb">ホーム &gt; 報道資料</div>
+            <div id="contents"><h1>日米防衛相会談</h1><p>平成30年6月29日</p>
+            <p>平成30年6月29日、9時15分から約65分間、小野寺防衛大臣とマティス米国防長官は、防衛省において会談を行ったところ、概要は次のとおり。</p>
+            <h2>1 北朝鮮</h2><p>両閣僚は…</p><h2>2 地域情勢等</h2><p>…</p></div>
+            <footer>Copyright</footer></body></html>"#;
+        let page = read_release(html);
+        assert_eq!(page.title.as_deref(), Some("日米防衛相会談"));
+        assert_eq!(page.date.unwrap().to_string(), "2018-06-29");
+        assert!(page.text.contains("\n1 北朝鮮\n"), "{}", page.text);
+        assert!(!page.text.contains("ホーム"), "{}", page.text);
+        assert!(!page.text.contains("Copyright"));
+    }
+
+    #[test]
+    fn a_page_without_containers_falls_back_to_the_body() {
+        let page = read_release("<body><p>本文です。</p><script>var x=1;</script></body>");
+        assert_eq!(page.text, "本文です。");
+        assert_eq!(page.title, None);
+    }
+}

@@ -1,0 +1,147 @@
+//! Items from an HTML listing page, by CSS selectors.
+//!
+//! The item's date may be inside the item (`date`), in the nearest heading
+//! before it (`date_heading`, as MOFA's `dt.list-title` "8月19日付", which has
+//! no year: it is taken from the fetch date, minding December and January),
+//! in its URL, or nowhere.
+
+use chrono::NaiveDate;
+use scraper::{ElementRef, Html};
+use url::Url;
+
+use super::{Extracted, ExtractError, Item, canonical_url};
+use crate::config::PageSelectors;
+use crate::dates::{date_in_url, find_date};
+use crate::text::{MAX_SUMMARY_CHARS, MAX_TITLE_CHARS, one_line};
+
+fn text_of(e: ElementRef<'_>) -> String {
+    e.text().collect::<String>()
+}
+
+/// Extracts the items of a listing page. `today` (JST) gives the year to
+/// dates written without one.
+pub fn extract(
+    source_id: &str,
+    html: &str,
+    base: &Url,
+    sel: &PageSelectors,
+    max_items: usize,
+    today: NaiveDate,
+) -> Result<Extracted, ExtractError> {
+    if html.trim().is_empty() {
+        return Err(ExtractError::Page("empty body".into()));
+    }
+    let doc = Html::parse_document(html);
+    // A <base href> changes what relative links mean.
+    let base = doc
+        .select(&scraper::Selector::parse("base[href]").expect("static selector"))
+        .next()
+        .and_then(|b| b.value().attr("href"))
+        .and_then(|h| canonical_url(h, base))
+        .unwrap_or_else(|| base.clone());
+
+    let mut out = Extracted::default();
+    let mut heading_date: Option<NaiveDate> = None;
+    for node in doc.root_element().descendants() {
+        let Some(element) = ElementRef::wrap(node) else { continue };
+        if let Some(h) = &sel.date_heading
+            && h.selector.matches(&element)
+        {
+            heading_date = find_date(&text_of(element), Some(today));
+            continue;
+        }
+        if !sel.item.selector.matches(&element) {
+            continue;
+        }
+        // Stop reading once well past the cap: a hostile page may hold 10^5 items.
+        if out.items.len() > max_items.saturating_mul(2) {
+            out.over_cap += 1;
+            continue;
+        }
+        let title_el = element.select(&sel.title.selector).next();
+        let title = one_line(&title_el.map(text_of).unwrap_or_default(), MAX_TITLE_CHARS);
+        let href = element
+            .select(&sel.link.selector)
+            .find_map(|a| a.value().attr("href"))
+            .or_else(|| sel.link.selector.matches(&element).then(|| element.value().attr("href")).flatten());
+        let url = href.and_then(|h| canonical_url(h, &base));
+        if url.is_none() && href.is_some_and(|h| !h.trim().is_empty()) {
+            out.refused_links += 1;
+        }
+        if title.is_empty() && url.is_none() {
+            continue;
+        }
+        let own_date = sel
+            .date
+            .as_ref()
+            .and_then(|d| element.select(&d.selector).next())
+            .and_then(|d| find_date(&text_of(d), Some(today)));
+        let date = own_date.or(heading_date).or_else(|| url.as_ref().and_then(|u| date_in_url(u.as_str())));
+        let mut item = Item::new(source_id, url, title, date);
+        item.summary = sel
+            .summary
+            .as_ref()
+            .and_then(|s| element.select(&s.selector).next())
+            .map(|s| one_line(&text_of(s), MAX_SUMMARY_CHARS))
+            .filter(|s| !s.is_empty());
+        out.items.push(item);
+    }
+    Ok(out.finish(max_items))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Css;
+
+    fn css(s: &str) -> Css {
+        Css { text: s.into(), selector: scraper::Selector::parse(s).unwrap() }
+    }
+
+    fn selectors(item: &str, date: Option<&str>, heading: Option<&str>) -> PageSelectors {
+        PageSelectors { item: css(item), title: css("a"), link: css("a"), date: date.map(css), date_heading: heading.map(css), summary: None }
+    }
+
+    fn day(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn dates_from_a_heading_before_the_group() {
+        let html = r#"<div id="pressrelease"><dl>
+            <dt class="list-title">1月5日付</dt><dd><ul><li><a href="/a.html">A</a></li><li><a href="b.html">B</a></li></ul></dd>
+            <dt class="list-title">12月28日付</dt><dd><ul><li><a href="/c.html">C</a></li></ul></dd></dl></div>
+            <ul class="nav"><li><a href="/x">nav</a></li></ul>"#;
+        let base = Url::parse("https://www.mofa.go.jp/mofaj/press/release/index.html").unwrap();
+        let out = extract("mofa", html, &base, &selectors("#pressrelease dd li", None, Some("dt.list-title")), 100, day("2027-01-06")).unwrap();
+        let got: Vec<_> = out.items.iter().map(|i| (i.title.as_str(), i.date.unwrap().to_string(), i.id.as_str())).collect();
+        assert_eq!(
+            got,
+            [
+                ("A", "2027-01-05".to_string(), "https://www.mofa.go.jp/a.html"),
+                ("B", "2027-01-05".to_string(), "https://www.mofa.go.jp/mofaj/press/release/b.html"),
+                ("C", "2026-12-28".to_string(), "https://www.mofa.go.jp/c.html"),
+            ]
+        );
+    }
+
+    #[test]
+    fn dates_inside_the_item_or_the_url_or_none() {
+        let html = r#"<ul class="news"><li><span class="date">2024年6月30日</span><a href="/p/1.html">One</a></li>
+            <li><a href="/j/press/news/2026/08/19a.html">Two</a></li><li><a href="/p/3.html">Three</a></li></ul>"#;
+        let base = Url::parse("https://e.go.jp/").unwrap();
+        let out = extract("s", html, &base, &selectors("ul.news > li", Some("span.date"), None), 100, day("2026-08-20")).unwrap();
+        let dates: Vec<_> = out.items.iter().map(|i| i.date.map(|d| d.to_string())).collect();
+        assert_eq!(dates, [Some("2024-06-30".into()), Some("2026-08-19".into()), None]);
+    }
+
+    #[test]
+    fn script_links_are_refused_and_markup_never_reaches_the_title() {
+        let html = r#"<ul class="news"><li><a href="javascript:void(0)">A<script>x()</script></a></li></ul>"#;
+        let base = Url::parse("https://e.go.jp/").unwrap();
+        let out = extract("s", html, &base, &selectors("ul.news li", None, None), 100, day("2026-08-20")).unwrap();
+        assert_eq!(out.refused_links, 1);
+        assert_eq!(out.items[0].url, None);
+        assert!(!out.items[0].title.contains('<'));
+    }
+}

@@ -1,0 +1,370 @@
+//! The Store: everything kisha keeps, in one sled database.
+//!
+//! It owns sled and the state directory's lock. Five trees, each with one
+//! purpose:
+//!
+//! - `seen`: item id → when and from which source it was first seen.
+//! - `sources`: source id → [`SourceState`] (validators, health, counters).
+//! - `outbox`: sequence number → a queued entry (see [`crate::outbox`]).
+//! - `events`: event id → an event already mailed (see [`crate::digest`]).
+//! - `meta`: the schema version, the mail state and the digest in flight.
+//!
+//! Invariants: new items are marked seen, matches queued and the source state
+//! (with its new validators) saved in ONE transaction ([`Store::commit_poll`]),
+//! so a crash leaves either all of it or none of it, and a lost commit is
+//! simply fetched again. A second process on the same state directory gets a
+//! clear error, never a shared database.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use sled::Transactional;
+use sled::transaction::TransactionError;
+
+use crate::extract::Item;
+use crate::fetch::Validators;
+
+/// The layout version of the trees. Bump it when a stored record changes
+/// shape, and teach [`Store::migrate`] the step.
+pub const SCHEMA_VERSION: u32 = 1;
+
+const SCHEMA_KEY: &[u8] = b"schema";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store: state directory {dir} is in use by another kisha process{}; stop it first (kisha status reads its snapshot meanwhile)", pid.map(|p| format!(" (pid {p})")).unwrap_or_default())]
+    Locked { dir: PathBuf, pid: Option<u32> },
+    #[error("store: unable to open {path}: {detail}")]
+    Open { path: PathBuf, detail: String },
+    #[error("store: {path} was written by a newer kisha (schema {found}, this one knows {SCHEMA_VERSION}); upgrade kisha")]
+    TooNew { path: PathBuf, found: u32 },
+    #[error("store: {0}")]
+    Sled(#[from] sled::Error),
+    #[error("store: unable to decode {what}: {detail}")]
+    Decode { what: String, detail: String },
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// What kisha remembers about one source between polls.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct SourceState {
+    #[serde(default)]
+    pub validators: Validators,
+    /// The URL the validators belong to; a changed URL starts over.
+    #[serde(default)]
+    pub url: String,
+    /// False until the first successful poll has been recorded.
+    #[serde(default)]
+    pub baseline_done: bool,
+    pub last_poll: Option<DateTime<Utc>>,
+    pub last_success: Option<DateTime<Utc>>,
+    pub next_poll: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub consecutive_errors: u32,
+    pub last_error: Option<String>,
+    /// Items recorded as seen from this source, in all.
+    #[serde(default)]
+    pub items_seen: u64,
+    /// Items in the last full answer.
+    pub last_item_count: Option<usize>,
+    /// Problems now in force ("failing", "empty", "mojibake"), each with a detail.
+    #[serde(default)]
+    pub problems: Vec<Problem>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Problem {
+    pub kind: String,
+    pub detail: String,
+    pub since: DateTime<Utc>,
+}
+
+/// One seen-item record: when, and from which source.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Seen {
+    #[serde(rename = "s")]
+    pub source: String,
+    #[serde(rename = "t")]
+    pub first_seen: i64,
+}
+
+pub struct Store {
+    dir: PathBuf,
+    db: sled::Db,
+    pub(crate) meta: sled::Tree,
+    pub(crate) sources: sled::Tree,
+    pub(crate) seen: sled::Tree,
+    pub(crate) outbox: sled::Tree,
+    pub(crate) events: sled::Tree,
+    // Held for the life of the store: the flock on `kisha.lock`.
+    _lock: File,
+}
+
+pub(crate) fn encode<T: Serialize>(v: &T) -> Vec<u8> {
+    serde_json::to_vec(v).expect("records are plain data and always serialise")
+}
+
+pub(crate) fn decode<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Decode { what: what.into(), detail: e.to_string() })
+}
+
+/// Turns an error raised inside a transaction closure back into a store error.
+pub(crate) fn tx_error(e: TransactionError<StoreError>) -> StoreError {
+    match e {
+        TransactionError::Abort(e) => e,
+        TransactionError::Storage(e) => StoreError::Sled(e),
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the store in `dir`, taking its lock.
+    pub fn open(dir: &Path, cache_bytes: u64) -> Result<Store> {
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::Open { path: dir.into(), detail: e.to_string() })?;
+        let lock = lock_dir(dir)?;
+        let path = dir.join("db");
+        let db = sled::Config::new()
+            .path(&path)
+            .cache_capacity(cache_bytes)
+            // Explicit flushes guard the invariants; this only bounds what a
+            // crash between them can cost.
+            .flush_every_ms(Some(1000))
+            .open()
+            .map_err(|e| StoreError::Open { path: path.clone(), detail: format!("{e} (if the store is corrupt, move {} aside; kisha starts over with a baseline)", path.display()) })?;
+        let store = Store {
+            dir: dir.into(),
+            meta: db.open_tree("meta")?,
+            sources: db.open_tree("sources")?,
+            seen: db.open_tree("seen")?,
+            outbox: db.open_tree("outbox")?,
+            events: db.open_tree("events")?,
+            db,
+            _lock: lock,
+        };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Brings an older layout up to [`SCHEMA_VERSION`].
+    fn migrate(&self) -> Result<()> {
+        let found = self.schema_version()?;
+        match found {
+            None => {
+                self.meta.insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())?;
+            }
+            Some(v) if v > SCHEMA_VERSION => {
+                return Err(StoreError::TooNew { path: self.dir.clone(), found: v });
+            }
+            Some(v) if v < SCHEMA_VERSION => {
+                // Each step from v to v+1 goes here, in one transaction each.
+                self.meta.insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())?;
+            }
+            Some(_) => {}
+        }
+        Ok(())
+    }
+
+    pub fn schema_version(&self) -> Result<Option<u32>> {
+        Ok(self.meta.get(SCHEMA_KEY)?.and_then(|v| v.as_ref().try_into().ok()).map(u32::from_be_bytes))
+    }
+
+    /// Makes everything written so far durable. sled's own flush blocks, so
+    /// it runs off the async threads (its `flush_async` can deadlock on 0.34).
+    pub async fn flush(&self) -> Result<()> {
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || db.flush())
+            .await
+            .map_err(|e| StoreError::Open { path: PathBuf::new(), detail: format!("flush task failed: {e}") })??;
+        Ok(())
+    }
+
+    pub fn flush_blocking(&self) -> Result<()> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    pub fn next_key(&self) -> Result<u64> {
+        Ok(self.db.generate_id()?)
+    }
+
+    pub fn size_on_disk(&self) -> Result<u64> {
+        Ok(self.db.size_on_disk()?)
+    }
+
+    pub fn source_state(&self, id: &str) -> Result<Option<SourceState>> {
+        self.sources.get(id)?.map(|v| decode(&format!("state of source `{id}`"), &v)).transpose()
+    }
+
+    pub fn source_states(&self) -> Result<Vec<(String, SourceState)>> {
+        self.sources
+            .iter()
+            .map(|kv| {
+                let (k, v) = kv?;
+                let id = String::from_utf8_lossy(&k).into_owned();
+                let state = decode(&format!("state of source `{id}`"), &v)?;
+                Ok((id, state))
+            })
+            .collect()
+    }
+
+    pub fn save_source_state(&self, id: &str, state: &SourceState) -> Result<()> {
+        self.sources.insert(id, encode(state))?;
+        Ok(())
+    }
+
+    pub fn is_seen(&self, id: &str) -> Result<bool> {
+        Ok(self.seen.contains_key(id)?)
+    }
+
+    pub fn seen_count(&self) -> usize {
+        self.seen.len()
+    }
+
+    /// The items of `items` never seen before, in order.
+    pub fn unseen<'a>(&self, items: &'a [Item]) -> Result<Vec<&'a Item>> {
+        let mut out = Vec::new();
+        for item in items {
+            if !self.seen.contains_key(&item.id)? {
+                out.push(item);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Records one poll of a source in one transaction: the new items as
+    /// seen, the queued records in the outbox (under keys from
+    /// [`Store::next_key`]), and the source's new state.
+    pub fn commit_poll(
+        &self,
+        source_id: &str,
+        state: &SourceState,
+        new_items: &[&Item],
+        queued: &[(u64, Vec<u8>)],
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let seen = encode(&Seen { source: source_id.into(), first_seen: now.timestamp() });
+        let state = encode(state);
+        (&self.seen, &self.sources, &self.outbox)
+            .transaction(|(seen_tree, sources, outbox)| {
+                for item in new_items {
+                    seen_tree.insert(item.id.as_bytes(), seen.as_slice())?;
+                }
+                for (key, value) in queued {
+                    outbox.insert(&key.to_be_bytes(), value.as_slice())?;
+                }
+                sources.insert(source_id.as_bytes(), state.as_slice())?;
+                Ok(())
+            })
+            .map_err(tx_error)
+    }
+
+    /// Removes seen records older than `before`; returns how many went.
+    pub fn prune_seen(&self, before: DateTime<Utc>) -> Result<usize> {
+        let cutoff = before.timestamp();
+        let mut removed = 0;
+        for kv in self.seen.iter() {
+            let (k, v) = kv?;
+            let record: Seen = match decode("seen record", &v) {
+                Ok(r) => r,
+                Err(_) => continue,
+            };
+            if record.first_seen < cutoff {
+                self.seen.remove(k)?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Forgets a source's state (not its seen items), e.g. after `kisha source reset`.
+    pub fn forget_source(&self, id: &str) -> Result<bool> {
+        Ok(self.sources.remove(id)?.is_some())
+    }
+}
+
+/// Takes the state directory's lock, writing our pid into it. Errors name the
+/// process that holds it.
+fn lock_dir(dir: &Path) -> Result<File> {
+    let path = dir.join("kisha.lock");
+    let open = || std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path);
+    let mut file = open().map_err(|e| StoreError::Open { path: path.clone(), detail: e.to_string() })?;
+    match file.try_lock() {
+        Ok(()) => {
+            file.set_len(0).ok();
+            let _ = writeln!(file, "{}", std::process::id());
+            Ok(file)
+        }
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let pid = std::fs::read_to_string(&path).ok().and_then(|s| s.trim().parse().ok());
+            Err(StoreError::Locked { dir: dir.into(), pid })
+        }
+        Err(std::fs::TryLockError::Error(e)) => Err(StoreError::Open { path, detail: e.to_string() }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(id: &str) -> Item {
+        Item::new("s", url::Url::parse(id).ok(), "t".into(), None)
+    }
+
+    #[test]
+    fn a_second_open_of_the_same_directory_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let _first = Store::open(dir.path(), 1 << 20).unwrap();
+        let err = Store::open(dir.path(), 1 << 20).err().expect("second open must fail");
+        let msg = err.to_string();
+        assert!(matches!(err, StoreError::Locked { .. }), "{msg}");
+        assert!(msg.contains(&format!("pid {}", std::process::id())), "{msg}");
+    }
+
+    #[test]
+    fn commit_poll_records_items_queue_and_state_together() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 1 << 20).unwrap();
+        let items = [item("https://e.go.jp/1"), item("https://e.go.jp/2")];
+        assert_eq!(store.unseen(&items).unwrap().len(), 2);
+        let state = SourceState { baseline_done: true, ..Default::default() };
+        let key = store.next_key().unwrap();
+        store.commit_poll("s", &state, &[&items[0]], &[(key, b"{}".to_vec())], Utc::now()).unwrap();
+        let unseen: Vec<_> = store.unseen(&items).unwrap().iter().map(|i| i.id.clone()).collect();
+        assert_eq!(unseen, ["https://e.go.jp/2"]);
+        assert!(store.source_state("s").unwrap().unwrap().baseline_done);
+        assert_eq!(store.outbox.len(), 1);
+    }
+
+    #[test]
+    fn the_schema_version_is_written_and_a_newer_one_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = Store::open(dir.path(), 1 << 20).unwrap();
+            assert_eq!(store.schema_version().unwrap(), Some(SCHEMA_VERSION));
+            store.meta.insert(SCHEMA_KEY, &(SCHEMA_VERSION + 1).to_be_bytes()).unwrap();
+            store.flush_blocking().unwrap();
+        }
+        let err = Store::open(dir.path(), 1 << 20).err().unwrap();
+        assert!(err.to_string().contains("newer kisha"), "{err}");
+    }
+
+    #[test]
+    fn pruning_removes_only_old_seen_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 1 << 20).unwrap();
+        let old = Utc::now() - chrono::Duration::days(500);
+        let items = [item("https://e.go.jp/old"), item("https://e.go.jp/new")];
+        store.commit_poll("s", &SourceState::default(), &[&items[0]], &[], old).unwrap();
+        store.commit_poll("s", &SourceState::default(), &[&items[1]], &[], Utc::now()).unwrap();
+        assert_eq!(store.prune_seen(Utc::now() - chrono::Duration::days(400)).unwrap(), 1);
+        assert!(store.is_seen("https://e.go.jp/new").unwrap());
+        assert!(!store.is_seen("https://e.go.jp/old").unwrap());
+    }
+}

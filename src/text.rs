@@ -1,0 +1,139 @@
+//! Text helpers shared by every stage that reads what the sources wrote.
+//!
+//! Government sites mix full-width and half-width forms (`２＋２`, `ＮＡＴＯ`),
+//! stray control characters and very long strings. Everything that is compared
+//! or shown passes through here first, so the rest of kisha sees one form.
+
+use std::borrow::Cow;
+
+use icu_normalizer::ComposingNormalizerBorrowed;
+
+/// The longest title kept, in characters. Real titles are under 200; the cap
+/// keeps a hostile 1 MB title from reaching the store or a mail subject.
+pub const MAX_TITLE_CHARS: usize = 500;
+
+/// The longest summary kept, in characters.
+pub const MAX_SUMMARY_CHARS: usize = 2_000;
+
+/// NFKC-normalises `s`: full-width digits and letters become ASCII, half-width
+/// katakana become full-width, `㈱` becomes `(株)`.
+pub fn nfkc(s: &str) -> Cow<'_, str> {
+    ComposingNormalizerBorrowed::new_nfkc().normalize(s)
+}
+
+/// The form used for matching: NFKC, lower case, and the wave dashes and
+/// tildes that NFKC leaves apart (`〜`, `～`, `~`) folded into `~`.
+pub fn fold(s: &str) -> String {
+    nfkc(s)
+        .chars()
+        .map(|c| match c {
+            '〜' | '～' | '∼' => '~',
+            _ => c,
+        })
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// One line of display text: control characters (CR and LF included) and runs
+/// of whitespace become single spaces, the ends are trimmed, and the result is
+/// cut to `max` characters with an ellipsis. The output can never break a mail
+/// header or a text line.
+pub fn one_line(s: &str, max: usize) -> String {
+    let mut out = String::with_capacity(s.len().min(max * 4));
+    let mut pending_space = false;
+    let mut count = 0;
+    for c in s.chars() {
+        if c.is_whitespace() || c.is_control() || c == '\u{feff}' {
+            pending_space = !out.is_empty();
+            continue;
+        }
+        if count >= max {
+            out.push('…');
+            return out;
+        }
+        if pending_space {
+            out.push(' ');
+            count += 1;
+            pending_space = false;
+        }
+        out.push(c);
+        count += 1;
+    }
+    out
+}
+
+/// Multi-line text: each line cleaned as by [`one_line`], blank runs collapsed
+/// to one empty line, and the whole cut to `max` characters.
+pub fn paragraphs(s: &str, max: usize) -> String {
+    let mut out = String::new();
+    let mut blank = false;
+    for line in s.lines() {
+        let line = one_line(line, max);
+        if line.is_empty() {
+            blank = !out.is_empty();
+            continue;
+        }
+        if blank {
+            out.push('\n');
+            blank = false;
+        }
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out.push_str(&line);
+        if out.chars().count() >= max {
+            return out.chars().take(max).collect();
+        }
+    }
+    out
+}
+
+/// The share of U+FFFD replacement characters in `s`; a high share means the
+/// text was decoded with the wrong charset.
+pub fn replacement_ratio(s: &str) -> f64 {
+    let (mut total, mut bad) = (0usize, 0usize);
+    for c in s.chars() {
+        if !c.is_whitespace() {
+            total += 1;
+            if c == '\u{fffd}' {
+                bad += 1;
+            }
+        }
+    }
+    if total == 0 {
+        0.0
+    } else {
+        bad as f64 / total as f64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nfkc_folds_full_width_forms() {
+        assert_eq!(nfkc("令和８年　ＮＡＴＯ"), "令和8年 NATO");
+        assert_eq!(fold("１３時〜１５時"), "13時~15時");
+        assert_eq!(fold("Secretary Of DEFENSE"), "secretary of defense");
+    }
+
+    #[test]
+    fn one_line_removes_header_breaking_characters() {
+        assert_eq!(one_line("  a\r\nBcc: x@y\t b  ", 100), "a Bcc: x@y b");
+        assert_eq!(one_line("\u{feff}題名", 100), "題名");
+        assert_eq!(one_line("abcdef", 3), "abc…");
+        assert_eq!(one_line("", 3), "");
+    }
+
+    #[test]
+    fn paragraphs_keep_one_blank_line() {
+        assert_eq!(paragraphs("a\n\n\n b \nc", 100), "a\n\nb\nc");
+    }
+
+    #[test]
+    fn replacement_ratio_counts_mojibake() {
+        assert!(replacement_ratio("\u{fffd}\u{fffd}a") > 0.6);
+        assert_eq!(replacement_ratio("日本"), 0.0);
+    }
+}
