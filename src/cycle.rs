@@ -73,9 +73,17 @@ impl Context {
 pub enum Outcome {
     NotModified,
     /// First successful poll: recorded, nothing mailed.
-    Baseline { items: usize },
-    Polled { items: usize, new: usize, matched: usize },
-    Failed { error: String },
+    Baseline {
+        items: usize,
+    },
+    Polled {
+        items: usize,
+        new: usize,
+        matched: usize,
+    },
+    Failed {
+        error: String,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -89,13 +97,29 @@ pub enum Delivery {
     /// No matched item is waiting.
     Nothing,
     /// Waiting for the next digest time.
-    NotDue { next: Option<DateTime<Utc>> },
+    NotDue {
+        next: Option<DateTime<Utc>>,
+    },
     /// Waiting out the backoff after a failure.
-    Backoff { until: DateTime<Utc> },
+    Backoff {
+        until: DateTime<Utc>,
+    },
     /// Stopped after a permanent refusal, until the operator acts.
-    Suspended { error: String },
-    Sent { message_id: String, items: usize, events: usize, delivered: String, resent: bool },
-    Failed { error: String, permanent: bool },
+    Suspended {
+        error: String,
+    },
+    Sent {
+        message_id: String,
+        items: usize,
+        events: usize,
+        delivered: String,
+        resent: bool,
+        text: String,
+    },
+    Failed {
+        error: String,
+        permanent: bool,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -124,19 +148,38 @@ fn health_notices(source: &Source, before: &[String], after: &SourceState, now: 
     let mut out = Vec::new();
     for p in &after.problems {
         if !before.contains(&p.kind) {
-            out.push(Notice { source_id: source.id.clone(), source_name: source.name.clone(), unhealthy: true, detail: p.detail.clone(), at: now });
+            out.push(Notice {
+                source_id: source.id.clone(),
+                source_name: source.name.clone(),
+                unhealthy: true,
+                detail: p.detail.clone(),
+                at: now,
+            });
         }
     }
     let now_kinds = problem_set(after);
     if !before.is_empty() && now_kinds.is_empty() {
-        out.push(Notice { source_id: source.id.clone(), source_name: source.name.clone(), unhealthy: false, detail: String::new(), at: now });
+        out.push(Notice {
+            source_id: source.id.clone(),
+            source_name: source.name.clone(),
+            unhealthy: false,
+            detail: String::new(),
+            at: now,
+        });
     }
     out
 }
 
-fn extract_items(source: &Source, body: &crate::fetch::Body, now: DateTime<Utc>, max_items: usize) -> Result<Extracted, extract::ExtractError> {
+fn extract_items(
+    source: &Source,
+    body: &crate::fetch::Body,
+    now: DateTime<Utc>,
+    max_items: usize,
+) -> Result<Extracted, extract::ExtractError> {
     match &source.kind {
-        SourceKind::Feed => extract::feed::extract(&source.id, &body.bytes, body.content_type.as_deref(), &body.url, max_items),
+        SourceKind::Feed => {
+            extract::feed::extract(&source.id, &body.bytes, body.content_type.as_deref(), &body.url, max_items)
+        }
         SourceKind::Page(sel) => {
             let decoded = crate::fetch::decode::decode(&body.bytes, body.content_type.as_deref());
             extract::page::extract(&source.id, &decoded.text, &body.url, sel, max_items, jst_date(now))
@@ -146,7 +189,8 @@ fn extract_items(source: &Source, body: &crate::fetch::Body, now: DateTime<Utc>,
 
 /// Judges the new items, reading release pages where a rule wants them.
 async fn match_items(ctx: &Context, source: &Source, new: &[&Item], now: DateTime<Utc>) -> Vec<Entry> {
-    let judged: Vec<_> = new.iter().filter_map(|item| ctx.matcher.judge(&source.id, item).map(|j| ((*item).clone(), j))).collect();
+    let judged: Vec<_> =
+        new.iter().filter_map(|item| ctx.matcher.judge(&source.id, item).map(|j| ((*item).clone(), j))).collect();
     let permits = Arc::new(Semaphore::new(ENRICH_CONCURRENCY));
     let mut tasks = JoinSet::new();
     for (index, (item, judged)) in judged.into_iter().enumerate() {
@@ -205,7 +249,9 @@ async fn poll_source_inner(ctx: &Context, source: &Source) -> anyhow::Result<Out
     let body = match fetched {
         Ok(Fetched::NotModified) => {
             debug!(source = %source.id, url = %source.url, "not modified");
-            return record_success(ctx, source, state, &before, &[], Vec::new(), now).await.map(|_| Outcome::NotModified);
+            return record_success(ctx, source, state, &before, &[], Vec::new(), now)
+                .await
+                .map(|_| Outcome::NotModified);
         }
         Ok(Fetched::Body(body)) => body,
         Err(e) => {
@@ -227,7 +273,12 @@ async fn poll_source_inner(ctx: &Context, source: &Source) -> anyhow::Result<Out
         SourceKind::Feed => String::new(),
     };
     let empty_detail = (empty || (extracted.items.is_empty() && state.problems.iter().any(|p| p.kind == "empty")))
-        .then(|| format!("the listing yielded no items{selector_hint}, after {} last time: redesigned?", state.last_item_count.unwrap_or(0)));
+        .then(|| {
+            format!(
+                "the listing yielded no items{selector_hint}, after {} last time: redesigned?",
+                state.last_item_count.unwrap_or(0)
+            )
+        });
     set_problem(&mut state, "empty", empty_detail, now);
     let mojibake = (extracted.mojibake > MOJIBAKE_RATIO)
         .then(|| format!("{:.0}% of the title characters are U+FFFD: wrong charset?", extracted.mojibake * 100.0));
@@ -257,8 +308,12 @@ async fn poll_source_inner(ctx: &Context, source: &Source) -> anyhow::Result<Out
     let queued: Vec<Queued> = entries.into_iter().map(Queued::Item).collect();
     record_success(ctx, source, state, &before, &new, queued, now).await?;
     match &outcome {
-        Outcome::Baseline { items } => info!(source = %source.id, url = %source.url, items, "baseline recorded, nothing mailed"),
-        Outcome::Polled { items, new, matched } => info!(source = %source.id, url = %source.url, items, new, matched, "polled"),
+        Outcome::Baseline { items } => {
+            info!(source = %source.id, url = %source.url, items, "baseline recorded, nothing mailed")
+        }
+        Outcome::Polled { items, new, matched } => {
+            info!(source = %source.id, url = %source.url, items, new, matched, "polled")
+        }
         _ => {}
     }
     Ok(outcome)
@@ -297,14 +352,27 @@ async fn record_failure(
         let detail = format!("{} errors in a row, last: {error}", state.consecutive_errors);
         set_problem(&mut state, "failing", Some(detail), now);
     }
-    state.next_poll = Some(schedule::next_poll(now, source.interval, state.consecutive_errors, retry_after, ctx.config.fetch.backoff_cap));
+    state.next_poll = Some(schedule::next_poll(
+        now,
+        source.interval,
+        state.consecutive_errors,
+        retry_after,
+        ctx.config.fetch.backoff_cap,
+    ));
     warn!(source = %source.id, url = %source.url, errors = state.consecutive_errors, next_poll = ?state.next_poll, "unable to poll: {error}");
     let queued: Vec<Queued> = health_notices(source, before, &state, now).into_iter().map(Queued::Notice).collect();
     commit(ctx, source, &state, &[], &queued, now)?;
     Ok(Outcome::Failed { error })
 }
 
-fn commit(ctx: &Context, source: &Source, state: &SourceState, new: &[&Item], queued: &[Queued], now: DateTime<Utc>) -> anyhow::Result<()> {
+fn commit(
+    ctx: &Context,
+    source: &Source,
+    state: &SourceState,
+    new: &[&Item],
+    queued: &[Queued],
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
     let records = queued
         .iter()
         .map(|q| Ok((ctx.store.next_key()?, encode(q))))
@@ -398,17 +466,27 @@ pub async fn deliver(ctx: &Context, force: bool) -> anyhow::Result<Delivery> {
     }
 
     let known = store.joinable_events(now)?;
-    let Some(composed) = digest::compose(&queued, &known, ctx.config.digest.max_entries, &settings.subject_prefix, now) else {
+    let Some(composed) = digest::compose(&queued, &known, ctx.config.digest.max_entries, &settings.subject_prefix, now)
+    else {
         return Ok(Delivery::Nothing);
     };
     let keys: Vec<u64> = queued.iter().map(|(k, _)| *k).collect();
     let id = message_id(&keys, &mail::id_domain(settings));
-    let eml = match mail::compose(settings, &composed.subject, composed.text, composed.html, &id, &composed.in_reply_to, now.into()) {
+    let text = composed.text.clone();
+    let eml = match mail::compose(
+        settings,
+        &composed.subject,
+        composed.text,
+        composed.html,
+        &id,
+        &composed.in_reply_to,
+        now.into(),
+    ) {
         Ok(eml) => eml,
         Err(e) => return Ok(Delivery::Failed { error: e.to_string(), permanent: true }),
     };
     let events = composed.drafts.into_iter().map(|d| d.event).collect();
-    let inflight = Inflight { message_id: id, keys, eml, created_at: now, items: composed.items, events };
+    let inflight = Inflight { message_id: id, keys, eml, text, created_at: now, items: composed.items, events };
     store.begin_delivery(&inflight)?;
     store.flush().await?;
     send(ctx, inflight, state, false).await
@@ -435,7 +513,14 @@ async fn send(ctx: &Context, inflight: Inflight, mut state: MailState, resent: b
             store.finish_delivery(&inflight, &state, &events)?;
             store.flush().await?;
             info!(message_id = %inflight.message_id, items = inflight.items, events = events.len(), resent, "digest delivered: {delivered}");
-            Ok(Delivery::Sent { message_id: inflight.message_id, items: inflight.items, events: events.len(), delivered, resent })
+            Ok(Delivery::Sent {
+                message_id: inflight.message_id,
+                items: inflight.items,
+                events: events.len(),
+                delivered,
+                resent,
+                text: inflight.text,
+            })
         }
         Err(e) => {
             let permanent = e.is_permanent();
@@ -444,7 +529,11 @@ async fn send(ctx: &Context, inflight: Inflight, mut state: MailState, resent: b
             let wait = mail_backoff(state.consecutive_failures);
             state.next_attempt = Some(now + chrono::Duration::from_std(wait).unwrap_or_default());
             if permanent {
-                state.suspended = Some(Suspension { since: now, error: e.to_string(), settings: mail::settings_fingerprint(settings) });
+                state.suspended = Some(Suspension {
+                    since: now,
+                    error: e.to_string(),
+                    settings: mail::settings_fingerprint(settings),
+                });
                 error!(message_id = %inflight.message_id, "delivery suspended after a permanent refusal; fix the mail settings or run `kisha outbox retry`: {e}");
             } else {
                 warn!(message_id = %inflight.message_id, failures = state.consecutive_failures, retry_in = ?wait, "delivery failed, kept for the next attempt: {e}");

@@ -47,8 +47,18 @@ fn era_year(era: &str, n: i32) -> Option<i32> {
 fn month_number(name: &str) -> Option<u32> {
     let name = name.trim_end_matches('.').to_ascii_lowercase();
     const MONTHS: [&str; 12] = [
-        "january", "february", "march", "april", "may", "june", "july", "august", "september",
-        "october", "november", "december",
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
     ];
     if name.len() < 3 {
         return None;
@@ -56,10 +66,7 @@ fn month_number(name: &str) -> Option<u32> {
     if name == "sept" {
         return Some(9);
     }
-    MONTHS
-        .iter()
-        .position(|m| m.starts_with(&name) && (name.len() == 3 || *m == name))
-        .map(|i| i as u32 + 1)
+    MONTHS.iter().position(|m| m.starts_with(&name) && (name.len() == 3 || *m == name)).map(|i| i as u32 + 1)
 }
 
 /// The date `month`/`day` in the year that puts it closest to `reference`:
@@ -81,14 +88,12 @@ static YMD_KANJI: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日").unwrap());
 static YMD_SEP: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?:^|[^0-9])(\d{4})([./-])(\d{1,2})([./-])(\d{1,2})(?:$|[^0-9])").unwrap());
-static MD_KANJI: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(\d{1,2})\s*月\s*(\d{1,2})\s*日").unwrap());
+static MD_KANJI: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(\d{1,2})\s*月\s*(\d{1,2})\s*日").unwrap());
 static EN_MDY: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(&format!(r"\b{EN_MONTH}\s+(\d{{1,2}})(?:st|nd|rd|th)?(?:,\s*|\s+)(\d{{4}})\b")).unwrap()
 });
-static EN_DMY: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(&format!(r"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+{EN_MONTH}\s*,?\s+(\d{{4}})\b")).unwrap()
-});
+static EN_DMY: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(&format!(r"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+{EN_MONTH}\s*,?\s+(\d{{4}})\b")).unwrap());
 static EN_MD: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(&format!(r"\b{EN_MONTH}\s+(\d{{1,2}})(?:st|nd|rd|th)?\b")).unwrap());
 
@@ -167,12 +172,8 @@ pub fn date_in_url(url: &str) -> Option<NaiveDate> {
         let rest = &path[i + 3..];
         rest.find('/').map_or("", |j| &rest[j..])
     });
-    let ymd = |c: regex::Captures| {
-        NaiveDate::from_ymd_opt(c[1].parse().ok()?, c[2].parse().ok()?, c[3].parse().ok()?)
-    };
-    [&*URL_Y_M_D, &*URL_YM_D, &*URL_Y_MD, &*URL_YYYYMMDD]
-        .iter()
-        .find_map(|re| re.captures_iter(path).find_map(ymd))
+    let ymd = |c: regex::Captures| NaiveDate::from_ymd_opt(c[1].parse().ok()?, c[2].parse().ok()?, c[3].parse().ok()?);
+    [&*URL_Y_M_D, &*URL_YM_D, &*URL_Y_MD, &*URL_YYYYMMDD].iter().find_map(|re| re.captures_iter(path).find_map(ymd))
 }
 
 /// Timestamps as feeds write them, for feed-rs's `timestamp_parser`. Beyond
@@ -197,7 +198,9 @@ pub fn parse_feed_timestamp(s: &str) -> Option<DateTime<Utc>> {
     {
         r = r[i + 1..].trim().to_owned();
     }
-    for (name, offset) in [(" JST", " +0900"), (" GMT", " +0000"), (" UTC", " +0000"), (" UT", " +0000"), ("Z", " +0000")] {
+    for (name, offset) in
+        [(" JST", " +0900"), (" GMT", " +0000"), (" UTC", " +0000"), (" UT", " +0000"), ("Z", " +0000")]
+    {
         if let Some(stripped) = r.strip_suffix(name) {
             r = format!("{stripped}{offset}");
             break;
@@ -287,7 +290,10 @@ mod tests {
         assert_eq!(date_in_url("https://www.mod.go.jp/j/press/news/2026/08/19a.html"), Some(d(2026, 8, 19)));
         assert_eq!(date_in_url("/j/approach/exchange/area/2026/20260818_aus-j.html"), Some(d(2026, 8, 18)));
         assert_eq!(date_in_url("https://www.mod.go.jp/j/approach/anpo/2025/0330b_usa-j.html"), Some(d(2025, 3, 30)));
-        assert_eq!(date_in_url("https://www.kantei.go.jp/jp/105/actions/202608/19tel_kaidan.html"), Some(d(2026, 8, 19)));
+        assert_eq!(
+            date_in_url("https://www.kantei.go.jp/jp/105/actions/202608/19tel_kaidan.html"),
+            Some(d(2026, 8, 19))
+        );
         assert_eq!(date_in_url("https://www.mod.go.jp/j/press/kisha/2020/0519a.html"), Some(d(2020, 5, 19)));
         assert_eq!(date_in_url("https://www.mofa.go.jp/mofaj/press/release/pressit_000001_04063.html"), None);
         assert_eq!(date_in_url("https://www.mod.go.jp/j/approach/chouwa/hojokin/index.html"), None);

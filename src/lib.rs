@@ -26,6 +26,7 @@ pub mod clock;
 pub mod config;
 pub mod cycle;
 pub mod dates;
+pub mod demo;
 pub mod digest;
 pub mod enrich;
 pub mod extract;

@@ -55,7 +55,9 @@ pub fn id_domain(settings: &MailSettings) -> String {
 pub fn settings_fingerprint(settings: &MailSettings) -> String {
     let to: Vec<String> = settings.to.iter().map(|m| m.email.to_string()).collect();
     let transport = match &settings.transport {
-        Transport::Smtp(s) => format!("smtp://{}@{}:{}/{:?}", s.username.as_deref().unwrap_or(""), s.host, s.port, s.security),
+        Transport::Smtp(s) => {
+            format!("smtp://{}@{}:{}/{:?}", s.username.as_deref().unwrap_or(""), s.host, s.port, s.security)
+        }
         Transport::File { dir } => format!("file://{}", dir.display()),
     };
     format!("{} -> {} via {}", settings.from.email, to.join(","), transport)
@@ -101,8 +103,9 @@ fn password(source: &PasswordSource) -> Result<String, MailError> {
             .map_err(|e| MailError::Setup(format!("unable to read the SMTP password file {}: {e}", path.display())))
     };
     match source {
-        PasswordSource::Env(name) => std::env::var(name)
-            .map_err(|_| MailError::Setup(format!("the SMTP password variable {name} is not set (mail.smtp.password_env)"))),
+        PasswordSource::Env(name) => std::env::var(name).map_err(|_| {
+            MailError::Setup(format!("the SMTP password variable {name} is not set (mail.smtp.password_env)"))
+        }),
         PasswordSource::File(path) => read(path),
         PasswordSource::Credential(name) => {
             let dir = std::env::var_os("CREDENTIALS_DIRECTORY").ok_or_else(|| {
@@ -118,15 +121,16 @@ fn smtp_transport(s: &SmtpSettings) -> Result<AsyncSmtpTransport<Tokio1Executor>
     let tls = || -> Result<TlsParameters, MailError> {
         let mut params = TlsParameters::builder(s.host.clone());
         if let Some(ca) = &s.ca_file {
-            let pem = std::fs::read(ca).map_err(|e| MailError::Setup(format!("unable to read mail.smtp.ca_file {}: {e}", ca.display())))?;
-            let cert = Certificate::from_pem(&pem).map_err(|e| MailError::Setup(format!("invalid certificate in {}: {e}", ca.display())))?;
+            let pem = std::fs::read(ca)
+                .map_err(|e| MailError::Setup(format!("unable to read mail.smtp.ca_file {}: {e}", ca.display())))?;
+            let cert = Certificate::from_pem(&pem)
+                .map_err(|e| MailError::Setup(format!("invalid certificate in {}: {e}", ca.display())))?;
             params = params.add_root_certificate(cert);
         }
         params.build_rustls().map_err(|e| MailError::Setup(format!("unable to set up TLS: {e}")))
     };
-    let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(s.host.clone())
-        .port(s.port)
-        .timeout(Some(s.timeout));
+    let mut builder =
+        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(s.host.clone()).port(s.port).timeout(Some(s.timeout));
     builder = match s.security {
         Security::None => builder.tls(Tls::None),
         Security::StartTls => builder.tls(Tls::Required(tls()?)),
@@ -141,8 +145,11 @@ fn smtp_transport(s: &SmtpSettings) -> Result<AsyncSmtpTransport<Tokio1Executor>
 /// Writes `eml` to `dir` under a name derived from its Message-ID, atomically;
 /// a resend overwrites the same file.
 fn write_file(dir: &Path, message_id: &str, eml: &str) -> Result<PathBuf, MailError> {
-    std::fs::create_dir_all(dir).map_err(|e| MailError::Transient(format!("unable to create {}: {e}", dir.display())))?;
-    let name: String = message_id.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')).collect();
+    std::fs::create_dir_all(dir)
+        .map_err(|e| MailError::Transient(format!("unable to create {}: {e}", dir.display())))?;
+    // "<digest.5dfa…@example.org>" → "digest.5dfa….eml"
+    let local = message_id.trim_matches(['<', '>']).split('@').next().unwrap_or("digest");
+    let name: String = local.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')).collect();
     let path = dir.join(format!("{name}.eml"));
     let tmp = dir.join(format!(".{name}.eml.tmp"));
     std::fs::write(&tmp, eml)

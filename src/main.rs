@@ -11,7 +11,11 @@ use kisha::config::Config;
 use kisha::cycle::{self, Context};
 
 #[derive(Parser)]
-#[command(name = "kisha", version, about = "Watches government press releases and mails a structured digest of the ones that matter")]
+#[command(
+    name = "kisha",
+    version,
+    about = "Watches government press releases and mails a structured digest of the ones that matter"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -27,6 +31,13 @@ enum Command {
         /// Send what is queued now, ignoring the digest schedule and the backoff.
         #[arg(long)]
         send_now: bool,
+    },
+    /// Run the whole pipeline offline on recorded pages and print the digest.
+    #[command(after_help = "Example:\n  kisha demo")]
+    Demo {
+        /// Keep the demo's state and mail in this directory (default: a new temporary one).
+        #[arg(long)]
+        dir: Option<PathBuf>,
     },
     /// Validate the config (URLs, selectors, rules, mail settings) and exit.
     #[command(after_help = "Example:\n  kisha check --config config/kisha.toml")]
@@ -69,7 +80,9 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Once { config, send_now } => once(config, send_now).await,
-            Command::Check { config } => load(&config).map(|c| println!("{}: ok, {} sources, {} rules", c.path.display(), c.sources.len(), c.rules.len())),
+            Command::Demo { dir } => kisha::demo::run(dir).await.map(|_| ()),
+            Command::Check { config } => load(&config)
+                .map(|c| println!("{}: ok, {} sources, {} rules", c.path.display(), c.sources.len(), c.rules.len())),
         }
     });
     match result {

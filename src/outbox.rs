@@ -69,6 +69,9 @@ pub struct Inflight {
     pub keys: Vec<u64>,
     /// The whole message as sent (7-bit, so a string).
     pub eml: String,
+    /// Its text part, for logs, `status` and the demo.
+    #[serde(default)]
+    pub text: String,
     pub created_at: DateTime<Utc>,
     /// Matched items it holds (for logs and status).
     pub items: usize,
@@ -213,11 +216,25 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), 1 << 20).unwrap();
         let key = store.next_key().unwrap();
-        let notice = Queued::Notice(Notice { source_id: "s".into(), source_name: "S".into(), unhealthy: true, detail: "x".into(), at: Utc::now() });
+        let notice = Queued::Notice(Notice {
+            source_id: "s".into(),
+            source_name: "S".into(),
+            unhealthy: true,
+            detail: "x".into(),
+            at: Utc::now(),
+        });
         store.commit_poll("s", &Default::default(), &[], &[(key, encode(&notice))], Utc::now()).unwrap();
         assert_eq!(store.pending().unwrap(), vec![(key, notice)]);
 
-        let inflight = Inflight { message_id: message_id(&[key], "e.org"), keys: vec![key], eml: "x".into(), created_at: Utc::now(), items: 0, events: vec![] };
+        let inflight = Inflight {
+            message_id: message_id(&[key], "e.org"),
+            keys: vec![key],
+            eml: "x".into(),
+            text: String::new(),
+            created_at: Utc::now(),
+            items: 0,
+            events: vec![],
+        };
         store.begin_delivery(&inflight).unwrap();
         store.abandon_delivery(&MailState { consecutive_failures: 1, ..Default::default() }).unwrap();
         assert_eq!(store.inflight().unwrap(), None);

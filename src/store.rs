@@ -39,7 +39,9 @@ pub enum StoreError {
     Locked { dir: PathBuf, pid: Option<u32> },
     #[error("store: unable to open {path}: {detail}")]
     Open { path: PathBuf, detail: String },
-    #[error("store: {path} was written by a newer kisha (schema {found}, this one knows {SCHEMA_VERSION}); upgrade kisha")]
+    #[error(
+        "store: {path} was written by a newer kisha (schema {found}, this one knows {SCHEMA_VERSION}); upgrade kisha"
+    )]
     TooNew { path: PathBuf, found: u32 },
     #[error("store: {0}")]
     Sled(#[from] sled::Error),
@@ -133,7 +135,13 @@ impl Store {
             // crash between them can cost.
             .flush_every_ms(Some(1000))
             .open()
-            .map_err(|e| StoreError::Open { path: path.clone(), detail: format!("{e} (if the store is corrupt, move {} aside; kisha starts over with a baseline)", path.display()) })?;
+            .map_err(|e| StoreError::Open {
+                path: path.clone(),
+                detail: format!(
+                    "{e} (if the store is corrupt, move {} aside; kisha starts over with a baseline)",
+                    path.display()
+                ),
+            })?;
         let store = Store {
             dir: dir.into(),
             meta: db.open_tree("meta")?,

@@ -34,16 +34,25 @@ pub fn fold(s: &str) -> String {
         .collect()
 }
 
-/// One line of display text: control characters (CR and LF included) and runs
-/// of whitespace become single spaces, the ends are trimmed, and the result is
-/// cut to `max` characters with an ellipsis. The output can never break a mail
-/// header or a text line.
+/// Whether `c` breaks or pads a line: ASCII whitespace, control characters
+/// (CR and LF included), Unicode line and paragraph separators, a BOM. The
+/// ideographic space U+3000 is text in a Japanese title and is kept.
+fn is_break(c: char) -> bool {
+    c.is_ascii_whitespace()
+        || c.is_control()
+        || matches!(c, '\u{2028}' | '\u{2029}' | '\u{85}' | '\u{feff}' | '\u{200b}')
+}
+
+/// One line of display text: line breaks, control characters and runs of
+/// ASCII whitespace become single spaces, the ends are trimmed, and the result
+/// is cut to `max` characters with an ellipsis. The output can never break a
+/// mail header or a text line; the title's own characters stay as written.
 pub fn one_line(s: &str, max: usize) -> String {
     let mut out = String::with_capacity(s.len().min(max * 4));
     let mut pending_space = false;
     let mut count = 0;
     for c in s.chars() {
-        if c.is_whitespace() || c.is_control() || c == '\u{feff}' {
+        if is_break(c) {
             pending_space = !out.is_empty();
             continue;
         }
@@ -100,11 +109,7 @@ pub fn replacement_ratio(s: &str) -> f64 {
             }
         }
     }
-    if total == 0 {
-        0.0
-    } else {
-        bad as f64 / total as f64
-    }
+    if total == 0 { 0.0 } else { bad as f64 / total as f64 }
 }
 
 #[cfg(test)]
@@ -124,6 +129,8 @@ mod tests {
         assert_eq!(one_line("\u{feff}題名", 100), "題名");
         assert_eq!(one_line("abcdef", 3), "abc…");
         assert_eq!(one_line("", 3), "");
+        assert_eq!(one_line("第２回　気候", 100), "第２回　気候", "U+3000 is kept");
+        assert_eq!(one_line("a\u{2028}b\u{85}c", 100), "a b c");
     }
 
     #[test]

@@ -119,10 +119,7 @@ impl Default for FetchSettings {
 }
 
 pub fn default_user_agent() -> String {
-    format!(
-        "kisha/{} (press-release watcher; +https://github.com/kisha-watch/kisha)",
-        env!("CARGO_PKG_VERSION")
-    )
+    format!("kisha/{} (press-release watcher; +https://github.com/kisha-watch/kisha)", env!("CARGO_PKG_VERSION"))
 }
 
 #[derive(Debug, Clone)]
@@ -137,7 +134,9 @@ pub struct MailSettings {
 pub enum Transport {
     Smtp(SmtpSettings),
     /// One `.eml` file per digest in this directory.
-    File { dir: PathBuf },
+    File {
+        dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -266,7 +265,9 @@ impl Preset {
 impl Config {
     /// Reads, parses and validates the config at `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
-        let err = |message: String| ConfigErrors(vec![ConfigError { file: path.into(), line: None, key: String::new(), message }]);
+        let err = |message: String| {
+            ConfigErrors(vec![ConfigError { file: path.into(), line: None, key: String::new(), message }])
+        };
         let text = std::fs::read_to_string(path).map_err(|e| err(format!("unable to read config: {e}")))?;
         check_permissions(path).map_err(err)?;
         Config::parse(path, &text)
@@ -338,11 +339,7 @@ impl Validator<'_> {
 
     fn resolve_path(&self, p: &str) -> PathBuf {
         let p = Path::new(p);
-        if p.is_absolute() {
-            p.into()
-        } else {
-            self.path.parent().unwrap_or(Path::new(".")).join(p)
-        }
+        if p.is_absolute() { p.into() } else { self.path.parent().unwrap_or(Path::new(".")).join(p) }
     }
 
     fn duration(&mut self, v: &Option<S<String>>, key: &str, default: Duration, min: Duration) -> Duration {
@@ -350,11 +347,19 @@ impl Validator<'_> {
         match humantime::parse_duration(v.get_ref().trim()) {
             Ok(d) if d >= min => d,
             Ok(_) => {
-                self.error(v.span(), key, format!("`{}` is too short: the least allowed is {}", v.get_ref(), humantime::format_duration(min)));
+                self.error(
+                    v.span(),
+                    key,
+                    format!("`{}` is too short: the least allowed is {}", v.get_ref(), humantime::format_duration(min)),
+                );
                 default
             }
             Err(e) => {
-                self.error(v.span(), key, format!("invalid duration `{}`: {e} (write e.g. \"90s\", \"10m\", \"1h 30m\")", v.get_ref()));
+                self.error(
+                    v.span(),
+                    key,
+                    format!("invalid duration `{}`: {e} (write e.g. \"90s\", \"10m\", \"1h 30m\")", v.get_ref()),
+                );
                 default
             }
         }
@@ -406,7 +411,11 @@ impl Validator<'_> {
         if let Some(l) = &raw.log_level
             && tracing_subscriber::EnvFilter::try_new(l.get_ref()).is_err()
         {
-            self.error(l.span(), "log_level", format!("invalid level `{}`: use error, warn, info, debug or trace", l.get_ref()));
+            self.error(
+                l.span(),
+                "log_level",
+                format!("invalid level `{}`: use error, warn, info, debug or trace", l.get_ref()),
+            );
         }
 
         let first_run = match raw.first_run.as_ref().map(|f| (f.get_ref().as_str(), f.span())) {
@@ -422,7 +431,12 @@ impl Validator<'_> {
         let mail = self.mail(raw.mail, &state_dir);
         let digest = self.digest(&raw.digest);
         let store = StoreSettings {
-            retention: self.duration(&raw.store.retention, "store.retention", Duration::from_secs(400 * 86_400), Duration::from_secs(86_400)),
+            retention: self.duration(
+                &raw.store.retention,
+                "store.retention",
+                Duration::from_secs(400 * 86_400),
+                Duration::from_secs(86_400),
+            ),
             cache_bytes: self.int(&raw.store.cache_mib, "store.cache_mib", 32, 1..4097) * 1024 * 1024,
         };
 
@@ -478,8 +492,18 @@ impl Validator<'_> {
             concurrency: self.int(&f.concurrency, "fetch.concurrency", d.concurrency as u64, 1..4097) as usize,
             per_host: self.int(&f.per_host, "fetch.per_host", d.per_host as u64, 1..1025) as usize,
             timeout: self.duration(&f.timeout, "fetch.timeout", d.timeout, Duration::from_secs(1)),
-            connect_timeout: self.duration(&f.connect_timeout, "fetch.connect_timeout", d.connect_timeout, Duration::from_millis(100)),
-            read_timeout: self.duration(&f.read_timeout, "fetch.read_timeout", d.read_timeout, Duration::from_millis(100)),
+            connect_timeout: self.duration(
+                &f.connect_timeout,
+                "fetch.connect_timeout",
+                d.connect_timeout,
+                Duration::from_millis(100),
+            ),
+            read_timeout: self.duration(
+                &f.read_timeout,
+                "fetch.read_timeout",
+                d.read_timeout,
+                Duration::from_millis(100),
+            ),
             max_body_bytes: self.int(&f.max_body_bytes, "fetch.max_body_bytes", d.max_body_bytes, 1024..(1 << 31)),
             max_redirects: self.int(&f.max_redirects, "fetch.max_redirects", d.max_redirects as u64, 0..21) as usize,
             max_items: self.int(&f.max_items, "fetch.max_items", d.max_items as u64, 1..100_001) as usize,
@@ -554,7 +578,11 @@ impl Validator<'_> {
             Some(("starttls", _)) => Security::StartTls,
             Some(("tls", _)) => Security::Tls,
             Some((other, span)) => {
-                self.error(span, "mail.smtp.security", format!("unknown value `{other}`: use \"none\", \"starttls\" or \"tls\""));
+                self.error(
+                    span,
+                    "mail.smtp.security",
+                    format!("unknown value `{other}`: use \"none\", \"starttls\" or \"tls\""),
+                );
                 Security::None
             }
         };
@@ -577,7 +605,11 @@ impl Validator<'_> {
         .flatten()
         .collect();
         if sources.len() > 1 {
-            self.error(sources[1].1.span(), format!("mail.smtp.{}", sources[1].0), format!("conflicts with mail.smtp.{}: give one password source", sources[0].0));
+            self.error(
+                sources[1].1.span(),
+                format!("mail.smtp.{}", sources[1].0),
+                format!("conflicts with mail.smtp.{}: give one password source", sources[0].0),
+            );
         }
         let password = sources.first().map(|(key, v)| match *key {
             "password_env" => PasswordSource::Env(v.get_ref().clone()),
@@ -586,12 +618,21 @@ impl Validator<'_> {
         });
         let username = s.username.as_ref().map(|u| u.get_ref().clone());
         match (&username, &password, &s.username) {
-            (Some(_), None, Some(u)) => self.error(u.span(), "mail.smtp.username", "needs a password source: password_env, password_file or password_credential"),
-            (None, Some(_), _) => self.error(sources[0].1.span(), format!("mail.smtp.{}", sources[0].0), "needs mail.smtp.username"),
+            (Some(_), None, Some(u)) => self.error(
+                u.span(),
+                "mail.smtp.username",
+                "needs a password source: password_env, password_file or password_credential",
+            ),
+            (None, Some(_), _) => {
+                self.error(sources[0].1.span(), format!("mail.smtp.{}", sources[0].0), "needs mail.smtp.username")
+            }
             _ => {}
         }
         if let Some(PasswordSource::File(p)) = &password {
-            check_secret_file(p).err().into_iter().for_each(|e| self.error(sources[0].1.span(), "mail.smtp.password_file", e));
+            check_secret_file(p)
+                .err()
+                .into_iter()
+                .for_each(|e| self.error(sources[0].1.span(), "mail.smtp.password_file", e));
         }
         let ca_file = s.ca_file.as_ref().map(|c| self.resolve_path(c.get_ref()));
         let timeout = self.duration(&s.timeout, "mail.smtp.timeout", Duration::from_secs(60), Duration::from_secs(1));
@@ -650,19 +691,34 @@ impl Validator<'_> {
             }
         };
         let interval = self.duration(&s.interval, &key("interval"), Duration::from_secs(600), Duration::from_secs(10));
-        let page_keys = [("item", &s.item), ("title", &s.title), ("link", &s.link), ("date", &s.date), ("date_heading", &s.date_heading), ("summary", &s.summary)];
+        let page_keys = [
+            ("item", &s.item),
+            ("title", &s.title),
+            ("link", &s.link),
+            ("date", &s.date),
+            ("date_heading", &s.date_heading),
+            ("summary", &s.summary),
+        ];
         let kind = match s.kind.get_ref().as_str() {
             "feed" => {
                 for (k, v) in page_keys {
                     if let Some(v) = v {
-                        self.error(v.span(), key(k), "applies only to kind = \"page\"; a feed's items come from the feed itself");
+                        self.error(
+                            v.span(),
+                            key(k),
+                            "applies only to kind = \"page\"; a feed's items come from the feed itself",
+                        );
                     }
                 }
                 Some(SourceKind::Feed)
             }
             "page" => {
                 if s.item.is_none() {
-                    self.error(span.clone(), key("item"), "kind = \"page\" needs `item`, a CSS selector matching one element per item");
+                    self.error(
+                        span.clone(),
+                        key("item"),
+                        "kind = \"page\" needs `item`, a CSS selector matching one element per item",
+                    );
                 }
                 let item = self.css(&s.item, &key("item"), None);
                 let title = self.css(&s.title, &key("title"), Some("a"));
@@ -671,7 +727,9 @@ impl Validator<'_> {
                 let date_heading = self.css(&s.date_heading, &key("date_heading"), None);
                 let summary = self.css(&s.summary, &key("summary"), None);
                 match (item, title, link) {
-                    (Some(item), Some(title), Some(link)) => Some(SourceKind::Page(PageSelectors { item, title, link, date, date_heading, summary })),
+                    (Some(item), Some(title), Some(link)) => {
+                        Some(SourceKind::Page(PageSelectors { item, title, link, date, date_heading, summary }))
+                    }
                     _ => None,
                 }
             }
@@ -720,13 +778,21 @@ impl Validator<'_> {
         let kind = match &r.preset {
             Some(p) => {
                 if r.any.is_some() || r.all.is_some() {
-                    self.error(p.span(), key("preset"), "a preset rule takes no `any` or `all` words (`none` may still exclude)");
+                    self.error(
+                        p.span(),
+                        key("preset"),
+                        "a preset rule takes no `any` or `all` words (`none` may still exclude)",
+                    );
                 }
                 match Preset::ALL.iter().find(|(name, _)| name == p.get_ref()) {
                     Some((_, preset)) => RuleKind::Preset(*preset),
                     None => {
                         let known: Vec<_> = Preset::ALL.iter().map(|(n, _)| *n).collect();
-                        self.error(p.span(), key("preset"), format!("unknown preset `{}`: known presets are {}", p.get_ref(), known.join(", ")));
+                        self.error(
+                            p.span(),
+                            key("preset"),
+                            format!("unknown preset `{}`: known presets are {}", p.get_ref(), known.join(", ")),
+                        );
                         return None;
                     }
                 }
@@ -748,10 +814,9 @@ impl Validator<'_> {
 fn check_secret_file(path: &Path) -> Result<(), String> {
     use std::os::unix::fs::PermissionsExt;
     match std::fs::metadata(path) {
-        Ok(m) if m.permissions().mode() & 0o004 != 0 => Err(format!(
-            "refusing the world-readable password file {}: run chmod o-r",
-            path.display()
-        )),
+        Ok(m) if m.permissions().mode() & 0o004 != 0 => {
+            Err(format!("refusing the world-readable password file {}: run chmod o-r", path.display()))
+        }
         Ok(_) => Ok(()),
         Err(e) => Err(format!("unable to read {}: {e}", path.display())),
     }

@@ -155,7 +155,9 @@ impl Event {
     fn refresh(&mut self) {
         let rank = |r: &EventRelease| match r.release.as_ref().map(|x| x.kind) {
             Some(Kind::TwoPlusTwo) => 0,
-            Some(Kind::Meeting) if r.title.contains("防衛相") || r.title.to_lowercase().contains("defense minist") => 1,
+            Some(Kind::Meeting) if r.title.contains("防衛相") || r.title.to_lowercase().contains("defense minist") => {
+                1
+            }
             Some(Kind::Meeting | Kind::Telephone | Kind::Video) => 2,
             Some(Kind::CourtesyCall) => 3,
             _ => 4,

@@ -30,7 +30,13 @@ pub struct Composed {
 
 /// Composes one digest from outbox records. `None` when there is nothing to
 /// report (no items; health notices alone wait for the next digest).
-pub fn compose(queued: &[(u64, Queued)], known: &[Event], max_entries: usize, subject_prefix: &str, now: DateTime<Utc>) -> Option<Composed> {
+pub fn compose(
+    queued: &[(u64, Queued)],
+    known: &[Event],
+    max_entries: usize,
+    subject_prefix: &str,
+    now: DateTime<Utc>,
+) -> Option<Composed> {
     let entries: Vec<&Entry> = queued
         .iter()
         .filter_map(|(_, q)| match q {
@@ -63,7 +69,8 @@ pub fn compose(queued: &[(u64, Queued)], known: &[Event], max_entries: usize, su
             more += new;
         }
     }
-    let in_reply_to: Vec<String> = shown.iter().filter(|d| d.update).filter_map(|d| d.event.message_id.clone()).collect();
+    let in_reply_to: Vec<String> =
+        shown.iter().filter(|d| d.update).filter_map(|d| d.event.message_id.clone()).collect();
     let subject = render::subject(subject_prefix, &shown, more);
     let view = render::view(&shown, &notices, more, now);
     Some(Composed {

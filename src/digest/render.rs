@@ -18,6 +18,14 @@ use crate::text::one_line;
 
 static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
     let mut env = Environment::new();
+    env.set_syntax(
+        minijinja::syntax::SyntaxConfig::builder()
+            .trim_blocks(true)
+            .lstrip_blocks(true)
+            .keep_trailing_newline(true)
+            .build()
+            .expect("static syntax config"),
+    );
     env.add_template("digest.txt", include_str!("../../templates/digest.txt")).expect("digest.txt is valid");
     env.add_template("digest.html", include_str!("../../templates/digest.html")).expect("digest.html is valid");
     env
@@ -121,7 +129,12 @@ fn event_view(d: &Draft) -> EventView {
     // The lead release (the one the headline comes from) speaks first.
     let lead = e.releases.iter().find(|r| r.title == e.headline).and_then(|r| r.release.as_ref());
     let ordered: Vec<&Release> = lead.into_iter().chain(releases.iter().copied()).collect();
-    let when = ordered.iter().find(|r| r.start_time.is_some()).or(ordered.first()).and_then(|r| when(r)).or_else(|| e.date.map(day));
+    let when = ordered
+        .iter()
+        .find(|r| r.start_time.is_some())
+        .or(ordered.first())
+        .and_then(|r| when(r))
+        .or_else(|| e.date.map(day));
     let place = ordered.iter().find_map(|r| r.place.clone());
     let mut who: Vec<String> = Vec::new();
     let mut names: Vec<String> = Vec::new();
@@ -163,9 +176,20 @@ pub fn view(drafts: &[Draft], notices: &[&Notice], more: usize, now: DateTime<Ut
             unhealthy: n.unhealthy,
             text: one_line(
                 &if n.unhealthy {
-                    format!("{} ({}) is unhealthy since {}: {}", n.source_name, n.source_id, n.at.with_timezone(&jst()).format("%Y-%m-%d %H:%M"), n.detail)
+                    format!(
+                        "{} ({}) is unhealthy since {}: {}",
+                        n.source_name,
+                        n.source_id,
+                        n.at.with_timezone(&jst()).format("%Y-%m-%d %H:%M"),
+                        n.detail
+                    )
                 } else {
-                    format!("{} ({}) recovered at {}", n.source_name, n.source_id, n.at.with_timezone(&jst()).format("%Y-%m-%d %H:%M"))
+                    format!(
+                        "{} ({}) recovered at {}",
+                        n.source_name,
+                        n.source_id,
+                        n.at.with_timezone(&jst()).format("%Y-%m-%d %H:%M")
+                    )
                 },
                 300,
             ),

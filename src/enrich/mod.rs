@@ -99,7 +99,8 @@ impl Enricher {
         let url = Url::parse(url).map_err(|e| format!("invalid URL {url}: {e}"))?;
         match self.fetcher.get(&url, &Validators::default()).await {
             Ok(Fetched::Body(body)) => {
-                let is_html = body.content_type.as_deref().is_none_or(|ct| ct.contains("html") || ct.contains("text/plain"));
+                let is_html =
+                    body.content_type.as_deref().is_none_or(|ct| ct.contains("html") || ct.contains("text/plain"));
                 if !is_html {
                     return Err(format!("not an HTML page ({})", body.content_type.unwrap_or_default()));
                 }

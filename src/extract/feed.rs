@@ -8,7 +8,7 @@
 use feed_rs::parser::{self, ParseErrorKind, ParseFeedError};
 use url::Url;
 
-use super::{Extracted, ExtractError, Item, canonical_url, html_text};
+use super::{ExtractError, Extracted, Item, canonical_url, html_text};
 use crate::dates::{date_in_url, jst_date, parse_feed_timestamp};
 use crate::text::{MAX_SUMMARY_CHARS, MAX_TITLE_CHARS, one_line};
 
@@ -137,7 +137,14 @@ mod tests {
     fn shift_jis_declared_only_by_http_is_transcoded() {
         let body = "<rss version=\"2.0\"><channel><title>t</title><item><title>国土交通省</title><link>https://www.mlit.go.jp/a.html</link></item></channel></rss>";
         let sjis = encoding_rs::SHIFT_JIS.encode(body).0.into_owned();
-        let out = extract("mlit", &sjis, Some("application/xml; charset=Shift_JIS"), &base("https://www.mlit.go.jp/f.rdf"), 100).unwrap();
+        let out = extract(
+            "mlit",
+            &sjis,
+            Some("application/xml; charset=Shift_JIS"),
+            &base("https://www.mlit.go.jp/f.rdf"),
+            100,
+        )
+        .unwrap();
         assert_eq!(out.items[0].title, "国土交通省");
     }
 
@@ -145,7 +152,14 @@ mod tests {
     fn broken_xml_is_a_clear_error() {
         let e = extract("s", b"<html><body>Not found</body></html>", None, &base("https://e.go.jp/f"), 10).unwrap_err();
         assert!(e.to_string().contains("kind = \"page\""), "{e}");
-        let e = extract("s", b"<rss version=\"2.0\"><channel><item><title>A & B</title>", None, &base("https://e.go.jp/f"), 10).unwrap_err();
+        let e = extract(
+            "s",
+            b"<rss version=\"2.0\"><channel><item><title>A & B</title>",
+            None,
+            &base("https://e.go.jp/f"),
+            10,
+        )
+        .unwrap_err();
         assert!(e.to_string().starts_with("unable to parse feed"), "{e}");
     }
 

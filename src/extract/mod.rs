@@ -119,9 +119,9 @@ pub fn html_text(fragment: &str) -> String {
     let mut out = String::new();
     for node in doc.root_element().descendants() {
         if let Some(text) = node.value().as_text() {
-            let inside_script = node.ancestors().any(|a| {
-                a.value().as_element().is_some_and(|e| matches!(e.name(), "script" | "style"))
-            });
+            let inside_script = node
+                .ancestors()
+                .any(|a| a.value().as_element().is_some_and(|e| matches!(e.name(), "script" | "style")));
             if !inside_script {
                 out.push_str(text);
             }
@@ -138,7 +138,10 @@ mod tests {
     fn canonical_urls_keep_only_http() {
         let base = Url::parse("https://www.mod.go.jp/j/rss/news.xml").unwrap();
         let c = |h: &str| canonical_url(h, &base).map(String::from);
-        assert_eq!(c("/j/press/news/2026/08/19a.html#top").as_deref(), Some("https://www.mod.go.jp/j/press/news/2026/08/19a.html"));
+        assert_eq!(
+            c("/j/press/news/2026/08/19a.html#top").as_deref(),
+            Some("https://www.mod.go.jp/j/press/news/2026/08/19a.html")
+        );
         assert_eq!(c(" ../x.html ").as_deref(), Some("https://www.mod.go.jp/j/x.html"));
         assert_eq!(c("javascript:alert(1)"), None);
         assert_eq!(c("mailto:a@b"), None);

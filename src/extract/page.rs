@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 use scraper::{ElementRef, Html};
 use url::Url;
 
-use super::{Extracted, ExtractError, Item, canonical_url};
+use super::{ExtractError, Extracted, Item, canonical_url};
 use crate::config::PageSelectors;
 use crate::dates::{date_in_url, find_date};
 use crate::text::{MAX_SUMMARY_CHARS, MAX_TITLE_CHARS, one_line};
@@ -99,7 +99,14 @@ mod tests {
     }
 
     fn selectors(item: &str, date: Option<&str>, heading: Option<&str>) -> PageSelectors {
-        PageSelectors { item: css(item), title: css("a"), link: css("a"), date: date.map(css), date_heading: heading.map(css), summary: None }
+        PageSelectors {
+            item: css(item),
+            title: css("a"),
+            link: css("a"),
+            date: date.map(css),
+            date_heading: heading.map(css),
+            summary: None,
+        }
     }
 
     fn day(s: &str) -> NaiveDate {
@@ -113,8 +120,17 @@ mod tests {
             <dt class="list-title">12月28日付</dt><dd><ul><li><a href="/c.html">C</a></li></ul></dd></dl></div>
             <ul class="nav"><li><a href="/x">nav</a></li></ul>"#;
         let base = Url::parse("https://www.mofa.go.jp/mofaj/press/release/index.html").unwrap();
-        let out = extract("mofa", html, &base, &selectors("#pressrelease dd li", None, Some("dt.list-title")), 100, day("2027-01-06")).unwrap();
-        let got: Vec<_> = out.items.iter().map(|i| (i.title.as_str(), i.date.unwrap().to_string(), i.id.as_str())).collect();
+        let out = extract(
+            "mofa",
+            html,
+            &base,
+            &selectors("#pressrelease dd li", None, Some("dt.list-title")),
+            100,
+            day("2027-01-06"),
+        )
+        .unwrap();
+        let got: Vec<_> =
+            out.items.iter().map(|i| (i.title.as_str(), i.date.unwrap().to_string(), i.id.as_str())).collect();
         assert_eq!(
             got,
             [
@@ -130,7 +146,9 @@ mod tests {
         let html = r#"<ul class="news"><li><span class="date">2024年6月30日</span><a href="/p/1.html">One</a></li>
             <li><a href="/j/press/news/2026/08/19a.html">Two</a></li><li><a href="/p/3.html">Three</a></li></ul>"#;
         let base = Url::parse("https://e.go.jp/").unwrap();
-        let out = extract("s", html, &base, &selectors("ul.news > li", Some("span.date"), None), 100, day("2026-08-20")).unwrap();
+        let out =
+            extract("s", html, &base, &selectors("ul.news > li", Some("span.date"), None), 100, day("2026-08-20"))
+                .unwrap();
         let dates: Vec<_> = out.items.iter().map(|i| i.date.map(|d| d.to_string())).collect();
         assert_eq!(dates, [Some("2024-06-30".into()), Some("2026-08-19".into()), None]);
     }

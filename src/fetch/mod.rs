@@ -157,12 +157,7 @@ impl Fetcher {
             .pool_max_idle_per_host(settings.per_host)
             .build()
             .map_err(|e| anyhow::anyhow!("fetch: unable to build the HTTP client: {}", error_chain(&e)))?;
-        Ok(Fetcher {
-            client,
-            max_body: settings.max_body_bytes,
-            per_host: settings.per_host,
-            hosts: Arc::default(),
-        })
+        Ok(Fetcher { client, max_body: settings.max_body_bytes, per_host: settings.per_host, hosts: Arc::default() })
     }
 
     fn host_permits(&self, url: &Url) -> Arc<Semaphore> {
@@ -191,10 +186,15 @@ impl Fetcher {
             return Ok(Fetched::NotModified);
         }
         if !status.is_success() {
-            return Err(FetchError::Status { status: status.as_u16(), retry_after: parse_retry_after(response.headers()) });
+            return Err(FetchError::Status {
+                status: status.as_u16(),
+                retry_after: parse_retry_after(response.headers()),
+            });
         }
-        let header_text = |name| response.headers().get(name).and_then(|v: &header::HeaderValue| v.to_str().ok()).map(str::to_owned);
-        let validators = Validators { etag: header_text(header::ETAG), last_modified: header_text(header::LAST_MODIFIED) };
+        let header_text =
+            |name| response.headers().get(name).and_then(|v: &header::HeaderValue| v.to_str().ok()).map(str::to_owned);
+        let validators =
+            Validators { etag: header_text(header::ETAG), last_modified: header_text(header::LAST_MODIFIED) };
         let content_type = header_text(header::CONTENT_TYPE);
         let final_url = response.url().clone();
         if response.content_length().is_some_and(|n| n > self.max_body) {

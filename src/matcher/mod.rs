@@ -95,10 +95,12 @@ impl Matcher {
             RuleKind::Keywords { any, all } => {
                 let mut why = Vec::new();
                 let any_hit = any.is_empty()
-                    || any.iter().any(|w| contains_word("title", &title, w, &mut why) || contains_word("summary", &summary, w, &mut why));
-                let all_hit = all
-                    .iter()
-                    .all(|w| contains_word("title", &title, w, &mut why) || contains_word("summary", &summary, w, &mut why));
+                    || any.iter().any(|w| {
+                        contains_word("title", &title, w, &mut why) || contains_word("summary", &summary, w, &mut why)
+                    });
+                let all_hit = all.iter().all(|w| {
+                    contains_word("title", &title, w, &mut why) || contains_word("summary", &summary, w, &mut why)
+                });
                 if any_hit && all_hit {
                     why.push(format!("rule {}: keywords matched", rule.id));
                     Verdict { matched: true, confident: true, why }
@@ -142,7 +144,10 @@ impl Matcher {
             }
             (_, None) if !judged.verdict.confident => {
                 let mut v = judged.verdict.clone();
-                v.why.push(format!("release page unreadable: decided on the title ({})", if v.matched { "match" } else { "no match" }));
+                v.why.push(format!(
+                    "release page unreadable: decided on the title ({})",
+                    if v.matched { "match" } else { "no match" }
+                ));
                 v
             }
             _ => judged.verdict.clone(),
