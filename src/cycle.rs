@@ -34,8 +34,28 @@ pub const FAILING_AFTER: u32 = 3;
 /// Release pages read at once for one source's new matches.
 const ENRICH_CONCURRENCY: usize = 4;
 
+/// Release pages read in one poll of one source. A burst beyond this (a
+/// redesigned site whose URLs all changed) is judged on titles alone, so a
+/// poll stays bounded in time and in requests.
+const MAX_PAGES_PER_POLL: usize = 24;
+
 /// A share of U+FFFD in titles above this is taken for a wrong charset.
 const MOJIBAKE_RATIO: f64 = 0.05;
+
+/// Proof of life from the work loop, for the systemd watchdog: the time of the
+/// last finished step, in milliseconds since the epoch.
+#[derive(Clone, Default)]
+pub struct Heartbeat(Arc<std::sync::atomic::AtomicI64>);
+
+impl Heartbeat {
+    pub fn beat(&self, now: DateTime<Utc>) {
+        self.0.store(now.timestamp_millis(), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn last(&self) -> Option<DateTime<Utc>> {
+        DateTime::from_timestamp_millis(self.0.load(std::sync::atomic::Ordering::Relaxed)).filter(|t| t.timestamp() > 0)
+    }
+}
 
 /// Everything a cycle needs, shared by the tasks of one cycle.
 #[derive(Clone)]
@@ -46,6 +66,7 @@ pub struct Context {
     pub enricher: Enricher,
     pub matcher: Arc<Matcher>,
     pub clock: Clock,
+    pub heartbeat: Heartbeat,
 }
 
 impl Context {
@@ -64,7 +85,16 @@ impl Context {
             store,
             config: Arc::new(config),
             clock,
+            heartbeat: Heartbeat::default(),
         })
+    }
+
+    /// The longest one poll of one source may take: the listing, then its
+    /// release pages four at a time. Past it the poll is abandoned (nothing
+    /// of it was committed) and recorded as a failure.
+    pub fn poll_deadline(&self) -> Duration {
+        let rounds = MAX_PAGES_PER_POLL.div_ceil(ENRICH_CONCURRENCY) as u32;
+        self.config.fetch.timeout * (1 + rounds) + Duration::from_secs(5)
     }
 }
 
@@ -193,13 +223,21 @@ async fn match_items(ctx: &Context, source: &Source, new: &[&Item], now: DateTim
         new.iter().filter_map(|item| ctx.matcher.judge(&source.id, item).map(|j| ((*item).clone(), j))).collect();
     let permits = Arc::new(Semaphore::new(ENRICH_CONCURRENCY));
     let mut tasks = JoinSet::new();
+    let mut pages = 0;
     for (index, (item, judged)) in judged.into_iter().enumerate() {
         let ctx = ctx.clone();
         let permits = permits.clone();
         let source = source.clone();
+        let read_page = judged.wants_page() && pages < MAX_PAGES_PER_POLL;
+        pages += usize::from(read_page);
+        let capped = judged.wants_page() && !read_page;
         tasks.spawn(async move {
             let _permit = permits.acquire_owned().await;
-            let (release, page) = if judged.wants_page() {
+            let (release, page) = if capped {
+                let mut release = crate::enrich::facts::extract(&item, None);
+                release.unread = Some(format!("more than {MAX_PAGES_PER_POLL} new matches in one poll: pages not read"));
+                (Some(release), None)
+            } else if read_page {
                 let (release, page) = ctx.enricher.enrich(&item).await;
                 if let Some(reason) = &release.unread {
                     debug!(source = %source.id, url = item.url.as_deref().unwrap_or(""), reason = %reason, "release page not read");
@@ -221,7 +259,23 @@ async fn match_items(ctx: &Context, source: &Source, new: &[&Item], now: DateTim
 /// Polls one source and records the result. Errors are recorded in the
 /// source's state, never returned: one bad source does not stop a cycle.
 pub async fn poll_source(ctx: &Context, source: &Source) -> SourceReport {
-    match poll_source_inner(ctx, source).await {
+    let deadline = ctx.poll_deadline();
+    let result = match tokio::time::timeout(deadline, poll_source_inner(ctx, source)).await {
+        Ok(result) => result,
+        Err(_) => {
+            let error = format!("the poll took longer than {}s and was abandoned", deadline.as_secs());
+            match ctx.store.source_state(&source.id) {
+                Ok(state) => {
+                    let state = state.unwrap_or_default();
+                    let before = problem_set(&state);
+                    record_failure(ctx, source, state, &before, error, None, ctx.clock.now()).await
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
+    };
+    ctx.heartbeat.beat(ctx.clock.now());
+    match result {
         Ok(outcome) => SourceReport { id: source.id.clone(), outcome },
         Err(e) => {
             error!(source = %source.id, url = %source.url, "unable to record the poll: {e:#}");
@@ -384,6 +438,15 @@ fn commit(
 
 /// Polls `sources` (at most `fetch.concurrency` at once), then delivers.
 pub async fn run_cycle(ctx: &Context, sources: &[Source], force_send: bool) -> anyhow::Result<CycleReport> {
+    let sources = poll_sources(ctx, sources).await?;
+    let delivery = deliver(ctx, force_send).await?;
+    Ok(CycleReport { sources, delivery })
+}
+
+/// Polls `sources`, at most `fetch.concurrency` at once, and flushes the
+/// store. Dropping the future stops the polls at once: a poll commits in one
+/// synchronous transaction at its end, so a stopped poll left nothing behind.
+pub async fn poll_sources(ctx: &Context, sources: &[Source]) -> anyhow::Result<Vec<SourceReport>> {
     let permits = Arc::new(Semaphore::new(ctx.config.fetch.concurrency));
     let mut tasks = JoinSet::new();
     for (index, source) in sources.iter().enumerate() {
@@ -404,8 +467,7 @@ pub async fn run_cycle(ctx: &Context, sources: &[Source], force_send: bool) -> a
     }
     reports.sort_by_key(|(i, _)| *i);
     ctx.store.flush().await?;
-    let delivery = deliver(ctx, force_send).await?;
-    Ok(CycleReport { sources: reports.into_iter().map(|(_, r)| r).collect(), delivery })
+    Ok(reports.into_iter().map(|(_, r)| r).collect())
 }
 
 /// The wait before the next delivery attempt after `failures` in a row:

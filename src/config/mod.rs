@@ -394,7 +394,7 @@ impl Validator<'_> {
         match Selector::parse(&text) {
             Ok(selector) => Some(Css { text, selector }),
             Err(e) => {
-                self.error(span, key, format!("invalid CSS selector `{text}`: {e}"));
+                self.error(span, key, format!("invalid CSS selector `{text}`: {}", selector_error(&e)));
                 None
             }
         }
@@ -655,11 +655,18 @@ impl Validator<'_> {
             None => None,
             Some(s) => {
                 let result = match s.get_ref() {
-                    raw::Schedule::Times(times) => {
-                        let times: Vec<_> = times.iter().map(|t| t.get_ref().clone()).collect();
-                        crate::schedule::DigestSchedule::times(&times, timezone)
+                    toml::Value::Array(items) => {
+                        let times: Option<Vec<String>> = items.iter().map(|t| t.as_str().map(str::to_owned)).collect();
+                        match times {
+                            Some(times) => crate::schedule::DigestSchedule::times(&times, timezone),
+                            None => Err("write the times as strings, e.g. [\"07:30\", \"18:00\"]".into()),
+                        }
                     }
-                    raw::Schedule::Cron(expr) => crate::schedule::DigestSchedule::cron(expr, timezone),
+                    toml::Value::String(expr) => crate::schedule::DigestSchedule::cron(expr, timezone),
+                    other => Err(format!(
+                        "expected a list of \"HH:MM\" times or a cron expression string, found {}",
+                        other.type_str()
+                    )),
                 };
                 match result {
                     Ok(s) => Some(s),
@@ -806,6 +813,29 @@ impl Validator<'_> {
         };
         let follow = r.follow.unwrap_or(matches!(kind, RuleKind::Preset(_)));
         Some(Rule { id, kind, none, sources, urgent: r.urgent.unwrap_or(false), follow })
+    }
+}
+
+/// A selector error in one line. scraper's Display of some errors is an
+/// internal "please report" text; the kind's name says more.
+fn selector_error(e: &scraper::error::SelectorErrorKind) -> String {
+    let text = e.to_string();
+    if text.contains("Please report") {
+        // "UnexpectedSelectorParseError(DanglingCombinator)": the innermost name.
+        let kind = format!("{e:?}");
+        let name = kind.trim_end_matches(')').rsplit('(').next().unwrap_or(&kind);
+        let name = name.split([' ', '{', ',']).next().unwrap_or(name);
+        // "DanglingCombinator" → "dangling combinator"
+        let mut words = String::new();
+        for (i, c) in name.chars().enumerate() {
+            if c.is_uppercase() && i > 0 {
+                words.push(' ');
+            }
+            words.extend(c.to_lowercase());
+        }
+        words
+    } else {
+        crate::text::one_line(&text, 200)
     }
 }
 

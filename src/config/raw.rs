@@ -81,16 +81,10 @@ pub struct RawFile {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawDigest {
-    pub schedule: Option<S<Schedule>>,
+    /// `["07:30", "18:00"]` or one cron expression; checked by the validator.
+    pub schedule: Option<S<toml::Value>>,
     pub timezone: Option<S<String>>,
     pub max_entries: Option<S<i64>>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-pub enum Schedule {
-    Times(Vec<S<String>>),
-    Cron(String),
 }
 
 #[derive(Debug, Default, Deserialize)]

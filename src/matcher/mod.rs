@@ -131,6 +131,12 @@ impl Matcher {
 
     /// The final decision, with the release page when it could be read.
     pub fn confirm(judged: &Judged, item: &Item, page: Option<&ReleasePage>) -> Option<Match> {
+        let verdict = Self::decide(judged, item, page);
+        verdict.matched.then(|| Match { rule: judged.rule.id.clone(), why: verdict.why, urgent: judged.rule.urgent })
+    }
+
+    /// The final verdict, with its reasons whether it matched or not.
+    pub fn decide(judged: &Judged, item: &Item, page: Option<&ReleasePage>) -> Verdict {
         let rule = &judged.rule;
         let verdict = match (&rule.kind, page) {
             (RuleKind::Preset(Preset::JpDefenseMeeting), Some(page)) => {
@@ -152,7 +158,11 @@ impl Matcher {
             }
             _ => judged.verdict.clone(),
         };
-        verdict.matched.then(|| Match { rule: rule.id.clone(), why: verdict.why, urgent: rule.urgent })
+        verdict
+    }
+
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
     }
 }
 

@@ -5,3 +5,4 @@
 mod util;
 
 mod pipeline;
+mod service;

@@ -1,0 +1,234 @@
+//! `kisha run`: the long-running service.
+//!
+//! One loop: poll the sources that are due (each on its own interval, with
+//! jitter, backoff and `Retry-After` from [`crate::schedule`]), deliver what
+//! is due, write the status snapshot, sleep until the next thing is due.
+//!
+//! Under systemd (`Type=notify`) it sends READY=1 once the store is open and
+//! the config valid, and WATCHDOG=1 only while the loop shows signs of life
+//! (a heartbeat after every poll and every wake-up). SIGTERM and SIGINT stop
+//! it at a safe point: polls in progress are dropped (a poll commits in one
+//! transaction at its end, so nothing half-done stays), a digest being sent
+//! is finished, the store is flushed. SIGHUP reloads the config; a bad new
+//! config is logged and the old one stays in force.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::watch;
+use tracing::{error, info, warn};
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::cycle::{self, Context};
+use crate::schedule;
+
+/// The longest sleep of the loop: it wakes at least this often to beat the
+/// heartbeat, so the watchdog sees an idle daemon as alive.
+const MAX_SLEEP: Duration = Duration::from_secs(30);
+
+/// How often seen items older than `store.retention` are pruned.
+const PRUNE_EVERY: chrono::Duration = chrono::Duration::hours(24);
+
+/// What signals asked of the loop: stop, and how many reloads so far (a
+/// counter, so that no reload is lost between two looks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Control {
+    pub stop: bool,
+    pub reloads: u64,
+}
+
+/// Starts the daemon with the config at `path`. Returns after a stop signal.
+pub async fn run(path: PathBuf, clock: Clock, signals: watch::Receiver<Control>) -> anyhow::Result<()> {
+    let config = Config::load(&path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let ctx = Context::open(config, clock)?;
+    notify(&[sd_notify::NotifyState::Ready, sd_notify::NotifyState::Status("polling")]);
+    info!(sources = ctx.config.sources.len(), rules = ctx.config.rules.len(), state = %ctx.config.state_dir.display(), "kisha started");
+    let watchdog = tokio::spawn(watchdog(ctx.heartbeat.clone(), ctx.clock.clone()));
+    let result = work(ctx, &path, signals).await;
+    watchdog.abort();
+    notify(&[sd_notify::NotifyState::Stopping]);
+    result
+}
+
+fn notify(states: &[sd_notify::NotifyState]) {
+    if let Err(e) = sd_notify::notify(states) {
+        warn!("unable to notify systemd: {e}");
+    }
+}
+
+/// Sends WATCHDOG=1 at half the configured period, but only while the loop
+/// beats: a stuck loop stops the pings and systemd restarts the service.
+async fn watchdog(heartbeat: cycle::Heartbeat, clock: Clock) {
+    let Some(period) = sd_notify::watchdog_enabled() else { return };
+    let mut tick = tokio::time::interval(period / 2);
+    loop {
+        tick.tick().await;
+        let alive = heartbeat.last().is_some_and(|t| (clock.now() - t).to_std().unwrap_or_default() < period);
+        if alive {
+            notify(&[sd_notify::NotifyState::Watchdog]);
+        } else {
+            error!(last_beat = ?heartbeat.last(), "the main loop shows no sign of life: not pinging the watchdog");
+        }
+    }
+}
+
+/// The first poll time of each source: its stored next poll, or soon with a
+/// random spread, so sources don't all fire at once after a restart.
+fn initial_schedule(ctx: &Context, now: DateTime<Utc>) -> HashMap<String, DateTime<Utc>> {
+    let states: HashMap<_, _> = ctx.store.source_states().unwrap_or_default().into_iter().collect();
+    ctx.config
+        .sources
+        .iter()
+        .filter(|s| s.enabled)
+        .map(|s| {
+            let spread = schedule::jitter(s.interval.min(Duration::from_secs(300)));
+            let soon = now + chrono::Duration::from_std(spread).unwrap_or_default();
+            let stored = states.get(&s.id).filter(|st| st.url == s.url.as_str()).and_then(|st| st.next_poll);
+            (s.id.clone(), stored.map_or(soon, |t| t.max(soon)))
+        })
+        .collect()
+}
+
+async fn work(mut ctx: Context, path: &Path, mut signals: watch::Receiver<Control>) -> anyhow::Result<()> {
+    let mut next = initial_schedule(&ctx, ctx.clock.now());
+    let mut last_prune: Option<DateTime<Utc>> = None;
+    let mut reloads_seen = signals.borrow().reloads;
+    loop {
+        if signals.borrow().stop {
+            break;
+        }
+        let now = ctx.clock.now();
+        ctx.heartbeat.beat(now);
+        let due: Vec<_> = ctx.config.sources.iter().filter(|s| s.enabled && next.get(&s.id).is_some_and(|t| *t <= now)).cloned().collect();
+        if !due.is_empty() {
+            let polls = cycle::poll_sources(&ctx, &due);
+            tokio::select! {
+                reports = polls => { reports?; }
+                _ = stopped(&mut signals) => break,
+            }
+            for s in &due {
+                let stored = ctx.store.source_state(&s.id)?.and_then(|st| st.next_poll);
+                let fallback = ctx.clock.now() + chrono::Duration::from_std(s.interval).unwrap_or_default();
+                next.insert(s.id.clone(), stored.unwrap_or(fallback));
+            }
+        }
+        // A delivery runs to its end, even when a stop signal came meanwhile.
+        if let Err(e) = cycle::deliver(&ctx, false).await {
+            error!("unable to deliver: {e:#}");
+        }
+        let now = ctx.clock.now();
+        if last_prune.is_none_or(|t| now - t >= PRUNE_EVERY) {
+            let retention = chrono::Duration::from_std(ctx.config.store.retention).unwrap_or(chrono::Duration::days(400));
+            match ctx.store.prune_seen(now - retention) {
+                Ok(0) => {}
+                Ok(n) => info!(removed = n, "pruned seen items older than store.retention"),
+                Err(e) => warn!("unable to prune the store: {e}"),
+            }
+            last_prune = Some(now);
+        }
+        if let Err(e) = crate::status::write_snapshot(&ctx.config, &ctx.store, now) {
+            warn!("unable to write the status snapshot: {e:#}");
+        }
+        ctx.heartbeat.beat(now);
+
+        let wake = next_wake(&ctx, &next, now);
+        tokio::select! {
+            _ = ctx.clock.sleep_until(wake) => {}
+            control = next_control(&mut signals) => {
+                if control.stop {
+                    break;
+                }
+                if control.reloads != reloads_seen {
+                    reloads_seen = control.reloads;
+                    notify(&[sd_notify::NotifyState::Reloading]);
+                    match Config::load(path) {
+                        Ok(config) => match Context::with_store(config, ctx.store.clone(), ctx.clock.clone()) {
+                            Ok(mut fresh) => {
+                                fresh.heartbeat = ctx.heartbeat.clone();
+                                let now = fresh.clock.now();
+                                for s in &fresh.config.sources {
+                                    next.entry(s.id.clone()).or_insert(now);
+                                }
+                                next.retain(|id, _| fresh.config.source(id).is_some_and(|s| s.enabled));
+                                ctx = fresh;
+                                info!(sources = ctx.config.sources.len(), rules = ctx.config.rules.len(), "config reloaded");
+                            }
+                            Err(e) => error!("config reload failed, keeping the old one: {e:#}"),
+                        },
+                        Err(e) => error!("config reload failed, keeping the old one:\n{e}"),
+                    }
+                    notify(&[sd_notify::NotifyState::Ready]);
+                }
+            }
+        }
+    }
+    info!("stopping: flushing the store");
+    ctx.store.flush().await?;
+    if let Err(e) = crate::status::write_snapshot(&ctx.config, &ctx.store, ctx.clock.now()) {
+        warn!("unable to write the status snapshot: {e:#}");
+    }
+    info!("stopped");
+    Ok(())
+}
+
+/// When the loop should wake: the next poll, the next digest time or mail
+/// retry, at most [`MAX_SLEEP`] away.
+fn next_wake(ctx: &Context, next: &HashMap<String, DateTime<Utc>>, now: DateTime<Utc>) -> DateTime<Utc> {
+    let mut wake = now + chrono::Duration::from_std(MAX_SLEEP).unwrap_or_default();
+    if let Some(t) = next.values().min() {
+        wake = wake.min(*t);
+    }
+    if let Ok(mail) = ctx.store.mail_state() {
+        if let Some(t) = mail.next_attempt {
+            wake = wake.min(t);
+        }
+        if let Some(s) = &ctx.config.digest.schedule
+            && let Some(t) = s.next_after(mail.last_digest_slot.unwrap_or(now))
+        {
+            wake = wake.min(t);
+        }
+    }
+    wake.max(now)
+}
+
+/// The next change of the controls. A vanished sender means nobody can stop
+/// the loop any more, so it stops.
+async fn next_control(signals: &mut watch::Receiver<Control>) -> Control {
+    match signals.changed().await {
+        Ok(()) => *signals.borrow_and_update(),
+        Err(_) => Control { stop: true, ..*signals.borrow() },
+    }
+}
+
+fn stopped(signals: &mut watch::Receiver<Control>) -> impl Future<Output = ()> + '_ {
+    async move {
+        loop {
+            if signals.borrow().stop || signals.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// Turns SIGTERM and SIGINT into a stop, SIGHUP into a reload.
+pub fn unix_signals() -> anyhow::Result<watch::Receiver<Control>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (tx, rx) = watch::channel(Control::default());
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = term.recv() => { info!("SIGTERM: stopping"); tx.send_modify(|c| c.stop = true); }
+                _ = int.recv() => { info!("SIGINT: stopping"); tx.send_modify(|c| c.stop = true); }
+                _ = hup.recv() => { info!("SIGHUP: reloading the config"); tx.send_modify(|c| c.reloads += 1); }
+            }
+        }
+    });
+    Ok(rx)
+}
