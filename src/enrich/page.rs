@@ -43,12 +43,35 @@ const MAIN_SELECTORS: &[&str] = &[
 ];
 
 const SKIPPED: &[&str] = &[
-    "script", "style", "noscript", "template", "nav", "header", "footer", "aside", "form", "button", "select", "svg", "iframe",
+    "script", "style", "noscript", "template", "nav", "header", "footer", "aside", "form", "button", "select", "svg",
+    "iframe",
 ];
 
 const BLOCKS: &[&str] = &[
-    "p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "dt", "dd", "dl", "tr", "table", "section", "article",
-    "blockquote", "pre", "hr", "td", "th",
+    "p",
+    "div",
+    "br",
+    "li",
+    "ul",
+    "ol",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "dt",
+    "dd",
+    "dl",
+    "tr",
+    "table",
+    "section",
+    "article",
+    "blockquote",
+    "pre",
+    "hr",
+    "td",
+    "th",
 ];
 
 fn skipped_by_role(e: &scraper::node::Element) -> bool {
@@ -56,9 +79,21 @@ fn skipped_by_role(e: &scraper::node::Element) -> bool {
         e.id().is_some_and(|id| id.to_ascii_lowercase().contains(needle))
             || e.classes().any(|c| c.to_ascii_lowercase().contains(needle))
     };
-    ["breadcrumb", "topicpath", "pankuzu", "globalnav", "gnav", "sidebar", "side-nav", "sns", "share", "pagetop", "skip"]
-        .iter()
-        .any(|n| class_or_id(n))
+    [
+        "breadcrumb",
+        "topicpath",
+        "pankuzu",
+        "globalnav",
+        "gnav",
+        "sidebar",
+        "side-nav",
+        "sns",
+        "share",
+        "pagetop",
+        "skip",
+    ]
+    .iter()
+    .any(|n| class_or_id(n))
 }
 
 fn collect_text(element: ElementRef<'_>, out: &mut String) {
@@ -99,10 +134,8 @@ fn text_of(e: ElementRef<'_>) -> String {
 pub fn read_release(html: &str) -> ReleasePage {
     let doc = Html::parse_document(html);
     let select = |s: &str| Selector::parse(s).expect("static selector");
-    let main = MAIN_SELECTORS
-        .iter()
-        .flat_map(|s| doc.select(&select(s)).next())
-        .find(|e| text_of(*e).chars().count() >= 80);
+    let main =
+        MAIN_SELECTORS.iter().flat_map(|s| doc.select(&select(s)).next()).find(|e| text_of(*e).chars().count() >= 80);
     let root = main.or_else(|| doc.select(&select("body")).next()).unwrap_or_else(|| doc.root_element());
     let text = text_of(root);
 

@@ -1,0 +1,2 @@
+//! Field accuracy of [`super::extract`] over the labelled corpus (added with
+//! the release-page fixtures).
