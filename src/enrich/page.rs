@@ -3,7 +3,9 @@
 //! Release pages wrap a few paragraphs in a header, menus, breadcrumbs, a
 //! sidebar and a footer. The text is taken from the page's main container
 //! when it has one (`main`, `#main`, `#contents`, `article`, …), else from the
-//! body with navigation, header, footer and asides left out. Block elements
+//! body with navigation, header, footer and asides left out. A container
+//! that holds a single `article` (beside share bars and "related stories"
+//! lists, as on DoD pages) is narrowed to it. Block elements
 //! become line breaks, so numbered headings (「1 北朝鮮」) stay on their own
 //! lines.
 
@@ -90,7 +92,11 @@ fn skipped_by_role(e: &scraper::node::Element) -> bool {
         "sns",
         "share",
         "pagetop",
+        "page-top",
         "skip",
+        // "Related stories" lists inside the main container carry other
+        // releases' dates and titles (DoD article pages).
+        "related",
     ]
     .iter()
     .any(|n| class_or_id(n))
@@ -136,6 +142,16 @@ pub fn read_release(html: &str) -> ReleasePage {
     let select = |s: &str| Selector::parse(s).expect("static selector");
     let main =
         MAIN_SELECTORS.iter().flat_map(|s| doc.select(&select(s)).next()).find(|e| text_of(*e).chars().count() >= 80);
+    // A `main` that holds one `article` (and asides, related lists, share
+    // bars beside it) is narrowed to the article.
+    let article = select("article");
+    let main = main.map(|m| {
+        let mut articles = m.select(&article);
+        match (articles.next(), articles.next()) {
+            (Some(a), None) if a.id() != m.id() && text_of(a).chars().count() >= 80 => a,
+            _ => m,
+        }
+    });
     let root = main.or_else(|| doc.select(&select("body")).next()).unwrap_or_else(|| doc.root_element());
     let text = text_of(root);
 
@@ -176,6 +192,19 @@ mod tests {
         assert!(page.text.contains("\n1 北朝鮮\n"), "{}", page.text);
         assert!(!page.text.contains("ホーム"), "{}", page.text);
         assert!(!page.text.contains("Copyright"));
+    }
+
+    #[test]
+    fn a_main_with_one_article_is_narrowed_to_it() {
+        let html = r#"<html><body><main><div class="container"><article><header><h1>Mattis Welcomes Japanese Counterpart</h1></header>
+            <div class="body"><p>Defense Secretary James N. Mattis met with Defense Minister Itsunori Onodera of Japan at the Pentagon today.</p></div></article>
+            <div class="related-stories"><h3>Related Stories</h3><p>Austin, Japanese Defense Minister Meet, Oct. 4, 2021</p></div>
+            <div class="promo"><p>Spotlight: Indo-Pacific, November 2, 2023</p></div></div></main></body></html>"#;
+        let page = read_release(html);
+        assert_eq!(page.title.as_deref(), Some("Mattis Welcomes Japanese Counterpart"));
+        assert!(page.text.starts_with("Defense Secretary James N. Mattis"), "{}", page.text);
+        assert!(!page.text.contains("2021") && !page.text.contains("Spotlight"), "{}", page.text);
+        assert_eq!(page.date, None);
     }
 
     #[test]

@@ -140,7 +140,10 @@ pub fn first_ja_name(s: &str) -> Option<(usize, &'static str)> {
         .iter()
         .filter(|c| c.code != "JP")
         .flat_map(|c| c.ja.iter().map(move |n| (c.code, *n)))
-        .filter_map(|(code, n)| s.find(n).map(|i| (i, code, n.len())))
+        .filter_map(|(code, n)| {
+            // インド太平洋 is a region, not India.
+            s.match_indices(n).find(|(i, _)| !s[i + n.len()..].starts_with("太平洋")).map(|(i, _)| (i, code, n.len()))
+        })
         // The earliest; at one position the longest (インドネシア, not インド).
         .min_by_key(|(i, _, len)| (*i, usize::MAX - len))
         .map(|(i, code, _)| (i, code))
@@ -173,5 +176,6 @@ mod tests {
         assert_eq!(ja_suffix("ラージナート・シン・インド"), Some(("IN", "インド".len())));
         assert_eq!(ja_suffix("訪日中のインドネシア"), Some(("ID", "インドネシア".len())));
         assert_eq!(first_ja_name("訪日中のインドネシア国防大臣"), Some(("訪日中の".len(), "ID")));
+        assert_eq!(first_ja_name("インド太平洋地域の情勢"), None);
     }
 }

@@ -61,7 +61,7 @@ static LOCAL: LazyLock<Regex> = LazyLock::new(|| {
 static PLACE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
         r"\b(?:in|at)\s+(the\s+Pentagon|the\s+White\s+House|the\s+Prime\s+Minister['’]s\s+(?:Office|Residence)",
-        r"|the\s+Ministry\s+of\s+Defen[cs]e|[A-Z][A-Za-z.'’\-]*(?:\s+[A-Z][A-Za-z.'’\-]*)*)",
+        r"|the\s+Ministry\s+of\s+Defen[cs]e|[A-Z][A-Za-z.'’\-]*(?: +[A-Z][A-Za-z.'’\-]*)*)",
     ))
     .unwrap()
 });
@@ -269,6 +269,7 @@ mod tests {
             Some("Tokyo")
         );
         assert_eq!(place("was convened in New York City.").as_deref(), Some("New York City"));
+        assert_eq!(place("was convened in New York City.\nThe Meeting was").as_deref(), Some("New York City"));
         assert_eq!(place("of Japan at the Pentagon today.").as_deref(), Some("the Pentagon"));
         assert_eq!(place("commencing at 5:30 pm, for approximately 25 minutes"), None);
         assert_eq!(place("In the morning of April 27"), None);

@@ -40,6 +40,8 @@ static AT_PLACE: LazyLock<Regex> =
 static VENUE_DE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"([\p{Han}\p{Katakana}ー・]*(?:官邸|公館|会館|ホテル|基地|駐屯地|本部|省|庁舎))で").unwrap()
 });
+static HELD_IN: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"([\p{Han}\p{Katakana}ー・]+?)で(?:開催|行われ|行った|行い|実施|会談)").unwrap());
 static VISITING: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"([\p{Han}\p{Katakana}ー・]+?)を?(?:訪問中|出張中|滞在中)").unwrap());
 static SIDE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"([\p{Han}\p{Katakana}ー]+)側から(?:は)?$").unwrap());
@@ -191,8 +193,8 @@ pub fn local_time(s: &str) -> bool {
     LOCAL_TIME.captures_iter(s).any(|c| c.get(1).is_none_or(|zone| !matches!(zone.as_str(), "日本" | "東京")))
 }
 
-/// The place: 「Xにおいて」「Xにて」, else a venue 「総理大臣官邸で」, else the
-/// country or city visited 「英国を訪問中の」.
+/// The place: 「Xにおいて」「Xにて」, else a venue 「総理大臣官邸で」, else
+/// 「シドニーで開催」, else the country or city visited 「英国を訪問中の」.
 pub fn place(s: &str) -> Option<String> {
     let good = |p: &str| {
         let p = p.trim_matches('・');
@@ -203,6 +205,7 @@ pub fn place(s: &str) -> Option<String> {
         .captures_iter(s)
         .find_map(|c| good(&c[1]))
         .or_else(|| VENUE_DE.captures_iter(s).find_map(|c| good(&c[1])))
+        .or_else(|| HELD_IN.captures_iter(s).find_map(|c| good(&c[1])))
         .or_else(|| VISITING.captures_iter(s).find_map(|c| good(&c[1])))
 }
 
@@ -336,6 +339,11 @@ pub fn people(s: &str) -> Vec<Person> {
                 .filter(|c| *c != "JP")
                 .or_else(|| SIDE.captures(lead_in).and_then(|c| country::from_ja(&c[1])));
         }
+        // In Japanese releases 国防長官 and 国務長官 are the U.S. secretaries
+        // (Korea's is 国防部長官).
+        if country_code.is_none() && matches!(role, "国防長官" | "国防長官代行" | "国務長官") {
+            country_code = Some("US");
+        }
         let japanese = match side {
             RoleSide::Japan => true,
             RoleSide::Either => country_code.is_none() && !katakana,
@@ -406,6 +414,8 @@ mod tests {
         assert_eq!(place("英国を訪問中の岸田文雄外務大臣").as_deref(), Some("英国"));
         assert_eq!(place("出席するためにインド訪問中の茂木敏充外務大臣").as_deref(), Some("インド"));
         assert_eq!(place("シドニーにて").as_deref(), Some("シドニー"));
+        assert_eq!(place("日豪「2+2」がシドニーで開催された").as_deref(), Some("シドニー"));
+        assert_eq!(place("(写真は、首相官邸HPから出典)"), None);
         assert_eq!(place("訪日中のマティス長官と会談").as_deref(), None);
         assert_eq!(place("日米首脳会談において確認").as_deref(), None);
     }
@@ -491,6 +501,7 @@ mod tests {
             vec![("李鐘燮".into(), "韓国国防部長官".into(), Some("KR"))]
         );
         assert_eq!(who("田中外務大臣"), vec![("田中".into(), "外務大臣".into(), Some("JP"))]);
+        assert_eq!(who("エスパー国防長官と電話会談"), vec![("エスパー".into(), "国防長官".into(), Some("US"))]);
         // Not people: a meeting's name, a staff title, 両/同.
         assert!(who("日米防衛相会談について").is_empty());
         assert!(who("防衛大臣政務官").is_empty());

@@ -59,6 +59,10 @@ use crate::text::{fold, nfkc};
 /// How many lines after the lead sentence may still name participants.
 const MAX_LEAD_EXTRA_LINES: usize = 2;
 
+/// The longest line read for facts, in characters. Real leads are under
+/// 1,000; the cap bounds the people scan, which looks back from every title.
+const MAX_LEAD_CHARS: usize = 3_000;
+
 /// A titled person as found, before the counterpart is known.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Person {
@@ -321,8 +325,15 @@ pub fn extract(item: &Item, page: Option<&ReleasePage>) -> Release {
     let url_date = url.and_then(date_in_url);
     let reference = page.and_then(|p| p.date).or(url_date).or(item.date);
 
-    let lines: Vec<String> =
-        page.map(|p| p.text.lines().map(normalize).filter(|l| !l.is_empty()).collect()).unwrap_or_default();
+    let lines: Vec<String> = page
+        .map(|p| {
+            p.text
+                .lines()
+                .map(|l| normalize(l).chars().take(MAX_LEAD_CHARS).collect())
+                .filter(|l: &String| !l.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
     let lead_at = lines.iter().position(|l| {
         *l != title && is_sentence(l) && (has_date_or_time(l, reference) || !people_in(l, publisher).is_empty())
     });
@@ -423,6 +434,51 @@ mod tests {
         assert_eq!(normalize("合計で4,856名"), "合計で4,856名");
         assert_eq!(normalize("(The Honorable James Mattis, Secretary)"), "(The Honorable James Mattis, Secretary)");
         assert_eq!(normalize("　1　北朝鮮 "), "1 北朝鮮");
+    }
+
+    #[test]
+    fn ranges_with_any_wave_dash() {
+        for range in ["13時~15時", "13時〜15時", "13時～15時", "１３時～１５時"] {
+            let s = normalize(range);
+            assert_eq!(jp::start_time(&s).map(|(t, _)| t).as_deref(), Some("13:00"), "{range}");
+            assert_eq!(jp::duration(&s, 0), Some(120), "{range}");
+        }
+    }
+
+    #[test]
+    fn counterparts_from_pairs_and_names() {
+        let pairs = [
+            ("日米", "US"),
+            ("日豪", "AU"),
+            ("日英", "GB"),
+            ("日独", "DE"),
+            ("日仏", "FR"),
+            ("日伊", "IT"),
+            ("日加", "CA"),
+            ("日印", "IN"),
+            ("日韓", "KR"),
+            ("日中", "CN"),
+            ("日比", "PH"),
+            ("日・インドネシア", "ID"),
+            ("日ベトナム", "VN"),
+            ("日ニュージーランド", "NZ"),
+            ("日・フィンランド", "FI"),
+        ];
+        for (pair, code) in pairs {
+            let title = format!("{pair}防衛相会談");
+            assert_eq!(pair_country(&title).unwrap_or_default(), code, "{title}");
+        }
+        for (title, code) in [
+            ("Japan-Australia Defence Ministerial Telephone Conference", "AU"),
+            ("Japan-India Defense Ministerial Meeting", "IN"),
+            ("Japan-Philippines Defense Ministerial Meeting", "PH"),
+            ("Japan-UK Defence Ministers' Meeting", "GB"),
+            ("U.S.-Japan Security Consultative Committee", "US"),
+        ] {
+            assert_eq!(pair_country(title), Some(code), "{title}");
+        }
+        assert_eq!(country::from_ja("インドネシア"), Some("ID"));
+        assert_eq!(country::from_en("Viet Nam"), Some("VN"));
     }
 
     #[test]
