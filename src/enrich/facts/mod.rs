@@ -17,10 +17,14 @@
 //!   `10月3日` and "On Mar 16" with the year nearest the release date, `本8日`
 //!   in the release's month or the month before, "today"), else the release
 //!   date printed on the page, the date in the URL, the listing's date.
-//! - `start_time`, `duration_minutes`, `local_time`, `place`: see [`jp`] and
-//!   [`en`]. Telephone and video talks have the place "telephone" / "video".
-//! - `participants`: titled people of the lead; a foreign person whose country
-//!   the text leaves open gets the counterpart's.
+//! - `start_time`, `duration_minutes`, `local_time`, `place`: the phrases
+//!   listed in the `jp` and `en` submodules. Telephone and video talks have
+//!   the place "telephone" / "video".
+//! - `participants`: the titled people of the lead (of the title when the
+//!   lead names none), name and title as written, the fuller form kept when
+//!   one person is named twice (小野寺 / 小野寺五典). Japanese ministers are
+//!   JP; a foreign person whose country the text leaves open gets the
+//!   counterpart's; a bare 国防長官 / 国務長官 is the U.S. secretary.
 //! - `counterpart_country`: 日X / Japan-X in the title, else the first foreign
 //!   participant's country, else 日X / a country name in the lead. A U.S.
 //!   (defense.gov) release's other side is Japan.
@@ -38,7 +42,10 @@
 //!
 //! Limits: one event per release (a readout of several meetings gives one
 //! kind, one place and everyone met); times are as written, not converted to
-//! JST; relative weekdays (「先週の金曜日」) are not resolved.
+//! JST; relative weekdays (「先週の金曜日」) are not resolved; people without
+//! a title word (「エスパー長官」, "Secretary Austin") and vice-ministers are
+//! not participants; a country missing from the `country` table is left
+//! empty, never guessed.
 
 mod country;
 mod en;
@@ -649,6 +656,59 @@ mod tests {
                 ("James N. Mattis", "Defense Secretary", Some("US")),
                 ("Itsunori Onodera", "Defense Minister", Some("JP"))
             ]
+        );
+    }
+    #[test]
+    fn leads_outside_the_corpus() {
+        let run = |url: &str, title: &str, text: &str| {
+            let it = item(url, title, None);
+            extract(&it, Some(&page(Some(title), None, text)))
+        };
+        let r = run(
+            "https://www.mod.go.jp/j/press/news/2026/08/19a.html",
+            "日独防衛相会談",
+            "本19日、15時30分から約1時間、中谷防衛大臣は、来日中のピストリウス独国防大臣と防衛省で会談を行ったところ、概要は以下のとおりです。",
+        );
+        assert_eq!((r.kind, r.date), (Kind::Meeting, Some(d(2026, 8, 19))));
+        assert_eq!((r.start_time.as_deref(), r.duration_minutes), (Some("15:30"), Some(60)));
+        assert_eq!((r.place.as_deref(), r.counterpart_country.as_deref()), (Some("防衛省"), Some("DE")));
+        assert_eq!(names(&r), vec![("中谷", "防衛大臣", Some("JP")), ("ピストリウス", "独国防大臣", Some("DE"))]);
+
+        let r = run(
+            "https://www.mod.go.jp/j/press/news/2026/08/21a.html",
+            "日韓防衛相テレビ会談",
+            "8月21日、午後4時から約40分間、中谷防衛大臣は、安圭伯(アン・ギュベク)韓国国防部長官とテレビ会談を行いました。",
+        );
+        assert_eq!((r.kind, r.date, r.place.as_deref()), (Kind::Video, Some(d(2026, 8, 21)), Some("video")));
+        assert_eq!((r.start_time.as_deref(), r.duration_minutes), (Some("16:00"), Some(40)));
+        assert_eq!(names(&r), vec![("中谷", "防衛大臣", Some("JP")), ("安圭伯", "韓国国防部長官", Some("KR"))]);
+
+        let r = run(
+            "https://www.mod.go.jp/en/article/2026/08/0123abcd.html",
+            "Japan-Philippines Defense Ministerial Meeting",
+            "On August 19, 2026, from 10:00 a.m. for about 60 minutes, Defense Minister Nakatani held a meeting with Minister of National Defense Gilberto Teodoro of the Philippines in Manila.",
+        );
+        assert_eq!((r.kind, r.date), (Kind::Meeting, Some(d(2026, 8, 19))));
+        assert_eq!(
+            (r.start_time.as_deref(), r.duration_minutes, r.place.as_deref()),
+            (Some("10:00"), Some(60), Some("Manila"))
+        );
+        assert_eq!(
+            names(&r),
+            vec![
+                ("Nakatani", "Defense Minister", Some("JP")),
+                ("Gilberto Teodoro", "Minister of National Defense", Some("PH"))
+            ]
+        );
+
+        let r = run(
+            "https://www.mod.go.jp/j/press/news/2026/08/22a.html",
+            "ハンガリー国防大臣の当省訪問について",
+            "8月25日(月)、クリストフ・サライ=ボブロブニツキー・ハンガリー国防大臣が防衛省を訪問し、中谷防衛大臣と会談を行う予定です。",
+        );
+        assert_eq!(
+            (r.kind, r.date, r.counterpart_country.as_deref()),
+            (Kind::Announcement, Some(d(2026, 8, 25)), Some("HU"))
         );
     }
 }
