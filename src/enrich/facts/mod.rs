@@ -586,6 +586,32 @@ mod tests {
     }
 
     #[test]
+    fn hostile_text_does_not_panic() {
+        let long = "防衛大臣(".repeat(5_000) + "。";
+        let texts = [
+            "国防大臣。",
+            "・・・国防大臣と)(防衛大臣)。",
+            "日",
+            "日・",
+            "日米",
+            "本0日、99時99分から約0分間、会談。",
+            "0時~0時、24時~1時。",
+            "On February 30, at 13:75 pm, for 0 minutes, Defense Minister . met.",
+            "Prime Minister , Secretary of Defense the Honorable , Minister.",
+            "(((((((((((((((((((((((((国防長官。",
+            "ー国防長官ー。𠮷野防衛大臣。\u{FFFD}\u{0}",
+            long.as_str(),
+        ];
+        for text in texts {
+            for url in ["https://www.mod.go.jp/j/press/news/2026/02/30a.html", "https://dod.defense.gov/x", ""] {
+                let _ =
+                    extract(&item(url, text, Some(d(2026, 3, 1))), Some(&page(Some(text), Some(d(2026, 3, 1)), text)));
+                let _ = extract(&item(url, text, None), None);
+            }
+        }
+    }
+
+    #[test]
     fn a_japanese_lead() {
         let text = "日米防衛相会談\n平成30年6月29日\n平成30年6月29日、9時15分から約65分間、小野寺防衛大臣とマティス米国防長官は、防衛省において会談を行ったところ、概要は次のとおり。\n1　北朝鮮\n両閣僚は、…確認した。\n2　地域情勢等\n…";
         let it = item("https://www.mod.go.jp/j/approach/anpo/2018/0629.html", "日米防衛相会談", None);
