@@ -42,6 +42,36 @@ const MAX_PAGES_PER_POLL: usize = 24;
 /// A share of U+FFFD in titles above this is taken for a wrong charset.
 const MOJIBAKE_RATIO: f64 = 0.05;
 
+/// Crash injection for the kill tests: with `KISHA_CRASH_AT=<point>` in the
+/// environment the process aborts at that point, as abruptly as a SIGKILL
+/// (no destructor runs, nothing is flushed). The points are the boundaries
+/// the invariants are about: `fetched`, `committed`, `in-flight`, `sent`,
+/// `acked`.
+fn crash_point(point: &str) {
+    if std::env::var_os("KISHA_CRASH_AT").is_some_and(|p| p == point) {
+        eprintln!("kisha: KISHA_CRASH_AT={point}: aborting");
+        std::process::abort();
+    }
+}
+
+/// A short hash, for the listing kept to notice moved items.
+fn hash64(text: &str) -> u64 {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(text.as_bytes());
+    u64::from_be_bytes(digest[..8].try_into().expect("a SHA-256 digest has 8 bytes"))
+}
+
+/// The new items that are old items under new URLs: their title was listed
+/// last time under a URL that has now left the listing. Titles recur (every
+/// 「日仏防衛相会談について」), so this counts only as a mass move: at least
+/// three such items, and at least half of what is new.
+fn moved_items<'a>(last: &[(u64, u64)], items: &[Item], new: &[&'a Item]) -> Vec<&'a Item> {
+    let current: std::collections::HashSet<u64> = items.iter().map(|i| hash64(&i.id)).collect();
+    let gone: std::collections::HashSet<u64> = last.iter().filter(|(_, id)| !current.contains(id)).map(|(t, _)| *t).collect();
+    let moved: Vec<&Item> = new.iter().copied().filter(|i| gone.contains(&hash64(&crate::text::fold(&i.title)))).collect();
+    if moved.len() >= 3 && moved.len() * 2 >= new.len() { moved } else { Vec::new() }
+}
+
 /// Proof of life from the work loop, for the systemd watchdog: the time of the
 /// last finished step, in milliseconds since the epoch.
 #[derive(Clone, Default)]
@@ -300,6 +330,7 @@ async fn poll_source_inner(ctx: &Context, source: &Source) -> anyhow::Result<Out
     let now = ctx.clock.now();
     state.last_poll = Some(now);
 
+    crash_point("fetched");
     let body = match fetched {
         Ok(Fetched::NotModified) => {
             debug!(source = %source.id, url = %source.url, "not modified");
@@ -346,7 +377,18 @@ async fn poll_source_inner(ctx: &Context, source: &Source) -> anyhow::Result<Out
 
     let new = store.unseen(&extracted.items)?;
     let baseline = !state.baseline_done && ctx.config.first_run == FirstRun::Baseline;
-    let entries = if baseline { Vec::new() } else { match_items(ctx, source, &new, now).await };
+    // A site that moves its pages lists the same titles under new URLs: those
+    // items are recorded, not mailed, and the move is reported once.
+    let moved = moved_items(&state.last_listing, &extracted.items, &new);
+    let fresh: Vec<&Item> = new.iter().copied().filter(|i| !moved.iter().any(|m| m.id == i.id)).collect();
+    let moved_detail = (moved.len() >= 3).then(|| {
+        format!("{} items reappeared under new URLs (site moved?); recorded, not mailed", moved.len())
+    });
+    if let Some(detail) = &moved_detail {
+        warn!(source = %source.id, url = %source.url, moved = moved.len(), "{detail}");
+    }
+    let entries = if baseline { Vec::new() } else { match_items(ctx, source, &fresh, now).await };
+    state.last_listing = extracted.items.iter().map(|i| (hash64(&crate::text::fold(&i.title)), hash64(&i.id))).collect();
     state.validators = body.validators;
     state.last_item_count = Some(extracted.items.len());
     state.items_seen += new.len() as u64;
@@ -359,7 +401,10 @@ async fn poll_source_inner(ctx: &Context, source: &Source) -> anyhow::Result<Out
     for e in &entries {
         info!(source = %source.id, rule = %e.matched.rule, url = e.item.url.as_deref().unwrap_or(""), title = %e.item.title, "matched");
     }
-    let queued: Vec<Queued> = entries.into_iter().map(Queued::Item).collect();
+    let mut queued: Vec<Queued> = entries.into_iter().map(Queued::Item).collect();
+    if let Some(detail) = moved_detail {
+        queued.push(Queued::Notice(Notice { source_id: source.id.clone(), source_name: source.name.clone(), unhealthy: true, detail, at: now }));
+    }
     record_success(ctx, source, state, &before, &new, queued, now).await?;
     match &outcome {
         Outcome::Baseline { items } => {
@@ -433,7 +478,9 @@ fn commit(
         .collect::<Result<Vec<_>, crate::store::StoreError>>()?;
     ctx.store
         .commit_poll(&source.id, state, new, &records, now)
-        .with_context(|| format!("store: unable to record the poll of source `{}`", source.id))
+        .with_context(|| format!("store: unable to record the poll of source `{}`", source.id))?;
+    crash_point("committed");
+    Ok(())
 }
 
 /// Polls `sources` (at most `fetch.concurrency` at once), then delivers.
@@ -485,8 +532,13 @@ pub async fn deliver(ctx: &Context, force: bool) -> anyhow::Result<Delivery> {
     let now = ctx.clock.now();
     let mut state = store.mail_state()?;
 
-    // A digest a crash left in flight goes first, byte for byte.
+    // A digest a crash left in flight goes first, byte for byte, unless the
+    // server's acceptance made it to the ack journal before the crash.
     if let Some(inflight) = store.inflight()? {
+        if store.ack_journaled(&inflight.message_id) {
+            info!(message_id = %inflight.message_id, "the digest in flight was accepted before a crash: recording it");
+            return acknowledge(ctx, inflight, state, "accepted before a crash".into(), true).await;
+        }
         warn!(message_id = %inflight.message_id, "resending the digest a crash left in flight");
         return send(ctx, inflight, state, true).await;
     }
@@ -551,7 +603,28 @@ pub async fn deliver(ctx: &Context, force: bool) -> anyhow::Result<Delivery> {
     let inflight = Inflight { message_id: id, keys, eml, text, created_at: now, items: composed.items, events };
     store.begin_delivery(&inflight)?;
     store.flush().await?;
+    crash_point("in-flight");
     send(ctx, inflight, state, false).await
+}
+
+/// Records an accepted digest: its entries leave the outbox, its events are
+/// stored, the mail state is reset.
+async fn acknowledge(ctx: &Context, inflight: Inflight, mut state: MailState, delivered: String, resent: bool) -> anyhow::Result<Delivery> {
+    let store = &ctx.store;
+    let now = ctx.clock.now();
+    state.consecutive_failures = 0;
+    state.next_attempt = None;
+    state.last_error = None;
+    state.last_delivery = Some(now);
+    state.last_message_id = Some(inflight.message_id.clone());
+    state.digests_sent += 1;
+    let events = digest::event::sent(&inflight.events, &inflight.message_id, now);
+    store.finish_delivery(&inflight, &state, &events)?;
+    crash_point("acked");
+    store.flush().await?;
+    store.clear_ack_journal();
+    info!(message_id = %inflight.message_id, items = inflight.items, events = events.len(), resent, "digest delivered: {delivered}");
+    Ok(Delivery::Sent { message_id: inflight.message_id, items: inflight.items, events: events.len(), delivered, resent, text: inflight.text })
 }
 
 async fn send(ctx: &Context, inflight: Inflight, mut state: MailState, resent: bool) -> anyhow::Result<Delivery> {
@@ -561,6 +634,7 @@ async fn send(ctx: &Context, inflight: Inflight, mut state: MailState, resent: b
     state.last_attempt = Some(now);
     match mail::send(settings, &inflight.message_id, &inflight.eml).await {
         Ok(delivered) => {
+            crash_point("sent");
             let delivered = match delivered {
                 mail::Delivered::Smtp { response } => format!("accepted by SMTP: {response}"),
                 mail::Delivered::File { path } => format!("written to {}", path.display()),
@@ -573,6 +647,7 @@ async fn send(ctx: &Context, inflight: Inflight, mut state: MailState, resent: b
             state.digests_sent += 1;
             let events = digest::event::sent(&inflight.events, &inflight.message_id, now);
             store.finish_delivery(&inflight, &state, &events)?;
+            crash_point("acked");
             store.flush().await?;
             info!(message_id = %inflight.message_id, items = inflight.items, events = events.len(), resent, "digest delivered: {delivered}");
             Ok(Delivery::Sent {

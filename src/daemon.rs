@@ -13,7 +13,6 @@
 //! config is logged and the old one stays in force.
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -204,12 +203,10 @@ async fn next_control(signals: &mut watch::Receiver<Control>) -> Control {
     }
 }
 
-fn stopped(signals: &mut watch::Receiver<Control>) -> impl Future<Output = ()> + '_ {
-    async move {
-        loop {
-            if signals.borrow().stop || signals.changed().await.is_err() {
-                return;
-            }
+async fn stopped(signals: &mut watch::Receiver<Control>) {
+    loop {
+        if signals.borrow().stop || signals.changed().await.is_err() {
+            return;
         }
     }
 }

@@ -274,10 +274,8 @@ pub fn render(report: &Report) -> String {
                 let date = i.date.map(|d| d.to_string()).unwrap_or_else(|| "----------".into());
                 out.push_str(&format!("{}  {date}  {}\n", if i.matched { "MATCH" } else { "  -  " }, i.title));
                 out.push_str(&format!("           id   {}\n", i.id));
-                if let Some(u) = &i.url {
-                    if *u != i.id {
-                        out.push_str(&format!("           link {u}\n"));
-                    }
+                if let Some(u) = i.url.as_ref().filter(|u| **u != i.id) {
+                    out.push_str(&format!("           link {u}\n"));
                 }
                 out.push_str(&format!("           why  {}\n", i.why.join("; ")));
                 if let Some(f) = &i.facts {

@@ -165,7 +165,18 @@ pub async fn send(settings: &MailSettings, message_id: &str, eml: &str) -> Resul
         Transport::Smtp(s) => {
             let transport = smtp_transport(s)?;
             let envelope = envelope(settings)?;
-            match transport.send_raw(&envelope, eml.as_bytes()).await {
+            // lettre bounds only the connect; this bounds the whole transaction,
+            // so a server that stalls mid-DATA cannot hold a cycle.
+            let sent = tokio::time::timeout(s.timeout, transport.send_raw(&envelope, eml.as_bytes())).await;
+            let Ok(sent) = sent else {
+                return Err(MailError::Transient(format!(
+                    "SMTP {}:{}: no answer within {}s (mail.smtp.timeout)",
+                    s.host,
+                    s.port,
+                    s.timeout.as_secs()
+                )));
+            };
+            match sent {
                 Ok(response) => Ok(Delivered::Smtp { response: response.message().collect::<Vec<_>>().join(" ") }),
                 Err(e) => {
                     let text = format!("SMTP {}:{}: {}", s.host, s.port, crate::fetch::error_chain(&e));

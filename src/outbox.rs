@@ -31,6 +31,9 @@ const INFLIGHT_KEY: &[u8] = b"inflight";
 const MAIL_STATE_KEY: &[u8] = b"mail_state";
 
 /// A record in the outbox.
+// Records live for one cycle, a few at a time; boxing the big variant would
+// buy nothing but indirection.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Queued {

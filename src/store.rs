@@ -76,6 +76,10 @@ pub struct SourceState {
     /// Problems now in force ("failing", "empty", "mojibake"), each with a detail.
     #[serde(default)]
     pub problems: Vec<Problem>,
+    /// The last full answer as (title hash, id hash) pairs, to tell a site
+    /// that moved its pages from one that published new ones.
+    #[serde(default)]
+    pub last_listing: Vec<(u64, u64)>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -289,6 +293,26 @@ impl Store {
             }
         }
         Ok(removed)
+    }
+
+    /// Notes that the mail server accepted the digest `message_id`, with one
+    /// append to `STATE_DIR/acked`. A single write(2) reaches the kernel at
+    /// once and survives a kill of the process, unlike a sled write waiting
+    /// for its flush; so a kill right after the server's 250 does not make
+    /// the next run send the digest again.
+    pub fn journal_ack(&self, message_id: &str) -> std::io::Result<()> {
+        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.join("acked"))?;
+        f.write_all(format!("{message_id}\n").as_bytes())
+    }
+
+    /// Whether `message_id` was noted by [`Store::journal_ack`].
+    pub fn ack_journaled(&self, message_id: &str) -> bool {
+        std::fs::read_to_string(self.dir.join("acked")).is_ok_and(|s| s.lines().any(|l| l == message_id))
+    }
+
+    /// Empties the ack journal once the acks it holds are durable in sled.
+    pub fn clear_ack_journal(&self) {
+        let _ = std::fs::remove_file(self.dir.join("acked"));
     }
 
     /// Forgets a source's state (not its seen items), e.g. after `kisha source reset`.

@@ -26,6 +26,7 @@ import ssl
 import subprocess
 import sys
 import time
+import warnings
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
@@ -95,6 +96,9 @@ class Sink:
         if mode == "reject":
             return "554 5.7.1 Message rejected"
         if mode == "stall":
+            # Keep what arrived, to compare with the retry, then never answer.
+            with open(os.path.join(self.out, f"{time.time_ns()}.stalled"), "w") as f:
+                json.dump(summary(envelope.original_content), f, ensure_ascii=False)
             await asyncio.sleep(3600)
         self.count += 1
         raw = envelope.original_content
@@ -112,6 +116,9 @@ class Sink:
 
 
 def main():
+    # The tests require AUTH without TLS on purpose (to test password hygiene).
+    warnings.filterwarnings("ignore", message="Requiring AUTH while not requiring TLS")
+    warnings.filterwarnings("ignore", message="Session.login_data is deprecated")
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
     ap.add_argument("--port", type=int, default=0)
@@ -135,7 +142,8 @@ def main():
 
         kwargs["authenticator"] = authenticator
         kwargs["auth_required"] = True
-        kwargs["auth_require_tls"] = args.tls is not None
+        # aiosmtpd does not count implicit TLS as TLS here, so require it only for STARTTLS.
+        kwargs["auth_require_tls"] = args.tls == "starttls"
     controller = Controller(Sink(args.out), **kwargs)
     controller.start()
     with open(os.path.join(args.out, "port.tmp"), "w") as f:

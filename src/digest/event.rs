@@ -195,7 +195,7 @@ pub fn group(entries: &[&Entry], known: &[Event]) -> Vec<Draft> {
         }
     }
     // Newest first, as a reader scans.
-    drafts.sort_by(|a, b| b.event.date.cmp(&a.event.date));
+    drafts.sort_by_key(|d| std::cmp::Reverse(d.event.date));
     drafts
 }
 

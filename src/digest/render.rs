@@ -45,6 +45,8 @@ pub struct View {
 #[derive(Debug, Serialize)]
 pub struct EventView {
     pub headline: String,
+    /// One release without facts (a plain keyword match): shown in one block.
+    pub compact: bool,
     pub update: bool,
     pub first_sent: Option<String>,
     pub when: Option<String>,
@@ -148,6 +150,7 @@ fn event_view(d: &Draft) -> EventView {
     let points = ordered.iter().map(|r| &r.topics).find(|t| !t.is_empty()).cloned().unwrap_or_default();
     let single = e.releases.len() == 1 && releases.is_empty();
     EventView {
+        compact: single,
         headline: e.headline.clone(),
         update: d.update,
         first_sent: e.first_sent.map(|t| t.with_timezone(&jst()).format("%Y-%m-%d %H:%M JST").to_string()),
@@ -162,13 +165,14 @@ fn event_view(d: &Draft) -> EventView {
 pub fn view(drafts: &[Draft], notices: &[&Notice], more: usize, now: DateTime<Utc>) -> View {
     let local = now.with_timezone(&jst());
     let releases: usize = drafts.iter().map(|d| d.event.releases.iter().filter(|r| r.is_new).count()).sum();
+    let total = releases + more;
     let heading = format!(
-        "kisha digest, {} · {} event{}, {} new release{}",
+        "kisha digest, {} · {} event{}, {total} new release{}{}",
         local.format("%Y-%m-%d %H:%M JST"),
         drafts.len(),
         if drafts.len() == 1 { "" } else { "s" },
-        releases + more,
-        if releases + more == 1 { "" } else { "s" },
+        if total == 1 { "" } else { "s" },
+        if more > 0 { format!(" ({more} not shown)") } else { String::new() },
     );
     let notices = notices
         .iter()

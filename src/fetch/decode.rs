@@ -86,7 +86,7 @@ mod tests {
     fn shift_jis_by_http_header_meta_and_detection() {
         let mut page = b"<html><head><meta charset=\"Shift_JIS\"></head><body>".to_vec();
         page.extend_from_slice(SJIS_TITLE);
-        assert_eq!(decode(&page, Some("text/html; charset=Shift_JIS")).text.contains("防衛省"), true);
+        assert!(decode(&page, Some("text/html; charset=Shift_JIS")).text.contains("防衛省"));
         let by_meta = decode(&page, Some("text/html"));
         assert_eq!((by_meta.by, by_meta.text.contains("防衛省")), ("meta", true));
         let mut bare = b"<p>".to_vec();

@@ -138,9 +138,12 @@ impl Matcher {
     /// The final verdict, with its reasons whether it matched or not.
     pub fn decide(judged: &Judged, item: &Item, page: Option<&ReleasePage>) -> Verdict {
         let rule = &judged.rule;
-        let verdict = match (&rule.kind, page) {
+        match (&rule.kind, page) {
             (RuleKind::Preset(Preset::JpDefenseMeeting), Some(page)) => {
-                let title = page.title.as_deref().unwrap_or(&item.title);
+                // The listing's title is what the ministry chose to announce; a
+                // page's <h1> may be a site banner. The page title fills in only
+                // when the listing gave none.
+                let title = if item.title.is_empty() { page.title.as_deref().unwrap_or("") } else { &item.title };
                 let mut v = jp_defense::judge_release(title, &page.text);
                 if !v.matched && judged.verdict.matched && judged.verdict.confident && page.text.trim().is_empty() {
                     // An empty page says nothing against a clear title.
@@ -157,8 +160,7 @@ impl Matcher {
                 v
             }
             _ => judged.verdict.clone(),
-        };
-        verdict
+        }
     }
 
     pub fn rules(&self) -> &[Rule] {

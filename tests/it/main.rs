@@ -4,5 +4,7 @@
 
 mod util;
 
+mod crash;
+mod outage;
 mod pipeline;
 mod service;

@@ -9,6 +9,7 @@ use std::process::Output;
 
 pub use http::{HttpServer, Reply};
 pub use smtp::SmtpSink;
+pub use smtp as smtp_opts;
 
 pub fn fixture(path: &str) -> Vec<u8> {
     std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(path)).unwrap()

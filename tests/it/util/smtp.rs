@@ -20,6 +20,7 @@ pub struct Mail {
     pub text: String,
     pub html: String,
     pub raw_header_lines: Vec<String>,
+    #[serde(default)]
     pub envelope_to: Vec<String>,
 }
 
@@ -91,6 +92,25 @@ impl SmtpSink {
             .unwrap()
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .collect();
+        files.sort();
+        files
+            .iter()
+            .map(|p| {
+                let mut m: Mail = serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap();
+                m.text = m.text.replace("\r\n", "\n");
+                m.html = m.html.replace("\r\n", "\n");
+                m
+            })
+            .collect()
+    }
+
+    /// Messages received in "stall" mode, which the server never answered.
+    pub fn stalled(&self) -> Vec<Mail> {
+        let mut files: Vec<_> = std::fs::read_dir(&self.dir)
+            .unwrap()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "stalled"))
             .collect();
         files.sort();
         files.iter().map(|p| serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()).collect()

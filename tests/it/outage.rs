@@ -1,0 +1,291 @@
+//! SMTP outages of every kind, TLS and AUTH, bursts, and a second process.
+
+use crate::util::*;
+
+const FEED: &str = "/feed.xml";
+
+fn feed_with(http: &HttpServer, titles: &[String]) -> Vec<u8> {
+    let mut xml = String::from("<rss version=\"2.0\"><channel><title>t</title>");
+    for (i, t) in titles.iter().enumerate() {
+        xml.push_str(&format!("<item><title>{t}</title><link>{}</link></item>", http.url(&format!("/p/{i}-{}.html", t.len()))));
+    }
+    xml.push_str("</channel></rss>");
+    xml.into_bytes()
+}
+
+fn titles(prefix: &str, n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("{prefix}防衛相会談{i}")).collect()
+}
+
+async fn setup_with(http: &HttpServer, mail: &str, extra: &str) -> Setup {
+    Setup::new(&format!("first_run = \"mail\"\n{extra}"), mail, &feed_source("mod", "防衛省", &http.url(FEED)), &keyword_rule(&["防衛相会談"]))
+}
+
+async fn status_json(setup: &Setup) -> serde_json::Value {
+    let out = kisha(&["status", "--json", "--config", setup.config.to_str().unwrap()]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn send_now(setup: &Setup) -> [&str; 4] {
+    ["once", "--send-now", "--config", setup.config.to_str().unwrap()]
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refused_connections_back_off_across_restarts_then_everything_goes_in_one_digest() {
+    let http = HttpServer::start().await;
+    http.set(FEED, Reply::file("application/rss+xml", feed_with(&http, &titles("一", 2))));
+    let smtp = SmtpSink::start();
+    let port = smtp.stop(); // nothing listens there now
+    let setup = setup_with(&http, &smtp_mail(port), "").await;
+
+    let out = once(&setup).await;
+    assert!(stderr(&out).contains("Connection refused"), "{}", stderr(&out));
+    let status = status_json(&setup).await;
+    assert_eq!(status["outbox"]["queued_items"], 2);
+    assert_eq!(status["outbox"]["consecutive_failures"], 1);
+    assert!(status["outbox"]["last_error"].as_str().unwrap().contains("Connection refused"));
+
+    // A new process within the backoff does not even try; new matches keep queueing.
+    http.set(FEED, Reply::file("application/rss+xml", feed_with(&http, &[titles("一", 2), titles("二", 2)].concat())));
+    let out = once(&setup).await;
+    assert!(stdout(&out).contains("mail: waiting until"), "the backoff survives a restart:\n{}", stdout(&out));
+    assert_eq!(status_json(&setup).await["outbox"]["queued_items"], 4);
+
+    // The server comes back: one digest with all four, not one mail per item or per cycle.
+    let smtp = SmtpSink::start_with(smtp_opts::Options { port: Some(port), ..Default::default() });
+    let out = kisha(&send_now(&setup)).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mails = smtp.messages();
+    assert_eq!(mails.len(), 1);
+    for t in [titles("一", 2), titles("二", 2)].concat() {
+        assert!(mails[0].text.contains(&t), "{t} missing");
+    }
+    assert_eq!(status_json(&setup).await["outbox"]["queued_items"], 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_timeout_mid_data_is_transient_and_the_retry_carries_the_same_message_id() {
+    let http = HttpServer::start().await;
+    http.set(FEED, Reply::file("application/rss+xml", feed_with(&http, &titles("三", 1))));
+    let smtp = SmtpSink::start();
+    smtp.set_mode("stall");
+    let mail = smtp_mail(smtp.port).replace("timeout = \"5s\"", "timeout = \"2s\"");
+    let setup = setup_with(&http, &mail, "").await;
+    let out = once(&setup).await;
+    assert!(stderr(&out).to_lowercase().contains("timed out") || stderr(&out).contains("timeout"), "{}", stderr(&out));
+    let status = status_json(&setup).await;
+    assert_eq!(status["outbox"]["queued_items"], 1);
+    assert!(status["outbox"]["suspended"].is_null(), "a timeout is not permanent");
+
+    smtp.set_mode("accept");
+    let out = kisha(&send_now(&setup)).await;
+    assert!(out.status.success());
+    let mails = smtp.messages();
+    assert_eq!(mails.len(), 1, "{}", stderr(&out));
+    assert!(mails[0].text.contains("三防衛相会談0"));
+    let stalled = smtp.stalled();
+    assert_eq!(stalled.len(), 1);
+    assert_eq!(stalled[0].message_id, mails[0].message_id, "the retry of the same entries carries the same Message-ID");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_4xx_is_retried_and_a_5xx_suspends_until_the_operator_acts() {
+    let http = HttpServer::start().await;
+    http.set(FEED, Reply::file("application/rss+xml", feed_with(&http, &titles("四", 1))));
+    let smtp = SmtpSink::start();
+    smtp.set_mode("tempfail");
+    let setup = setup_with(&http, &smtp_mail(smtp.port), "").await;
+    once(&setup).await;
+    let status = status_json(&setup).await;
+    assert!(status["outbox"]["last_error"].as_str().unwrap().contains("451"));
+    assert!(status["outbox"]["suspended"].is_null());
+
+    // A 5xx: kept, reported, and not retried on every cycle.
+    smtp.set_mode("reject");
+    let out = kisha(&send_now(&setup)).await;
+    assert!(stderr(&out).contains("554") && stderr(&out).contains("suspended"), "{}", stderr(&out));
+    let status = status_json(&setup).await;
+    assert!(status["outbox"]["suspended"].as_str().unwrap().contains("554"), "{status}");
+    assert_eq!(status["outbox"]["queued_items"], 1);
+    let text = kisha(&["status", "--config", setup.config.to_str().unwrap()]).await;
+    assert!(stdout(&text).contains("SUSPENDED"), "{}", stdout(&text));
+
+    smtp.set_mode("accept");
+    let out = kisha(&send_now(&setup)).await;
+    assert!(stdout(&out).contains("suspended"), "a suspended outbox waits for the operator: {}", stdout(&out));
+    assert!(smtp.messages().is_empty());
+
+    let out = kisha(&["outbox", "retry", "--config", setup.config.to_str().unwrap()]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(smtp.messages().len(), 1);
+    assert!(status_json(&setup).await["outbox"]["suspended"].is_null());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_burst_of_500_matches_makes_one_capped_digest() {
+    let http = HttpServer::start().await;
+    http.set(FEED, Reply::file("application/rss+xml", feed_with(&http, &titles("前", 3))));
+    let smtp = SmtpSink::start();
+    let setup = Setup::new("", &smtp_mail(smtp.port), &feed_source("mod", "防衛省", &http.url(FEED)), &keyword_rule(&["防衛相会談"]));
+    once(&setup).await; // baseline
+    http.set(FEED, Reply::file("application/rss+xml", feed_with(&http, &[titles("前", 3), titles("急", 500)].concat())));
+    once(&setup).await;
+    let mails = smtp.messages();
+    assert_eq!(mails.len(), 1, "one digest, never hundreds of mails");
+    assert!(mails[0].text.contains("+450 more matches not shown"), "{}", &mails[0].text[mails[0].text.len().saturating_sub(600)..]);
+    assert!(mails[0].subject.contains("+"), "{}", mails[0].subject);
+    let shown = (0..500).filter(|i| mails[0].text.contains(&format!("急防衛相会談{i}\n")) || mails[0].text.contains(&format!("急防衛相会談{i},"))).count();
+    assert_eq!(shown, 50, "digest.max_entries defaults to 50:\n{}", &mails[0].text[..2000.min(mails[0].text.len())]);
+    // Nothing stays behind to trickle out as more mails.
+    once(&setup).await;
+    assert_eq!(smtp.messages().len(), 1);
+    let events = kisha(&["events", "--json", "--config", setup.config.to_str().unwrap()]).await;
+    let events: serde_json::Value = serde_json::from_slice(&events.stdout).unwrap();
+    assert_eq!(events.as_array().unwrap().len(), 500, "`kisha events` lists all of them");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_site_that_moves_every_url_is_not_news() {
+    let http = HttpServer::start().await;
+    let items = titles("旧", 30);
+    let listing = |prefix: &str| {
+        let mut xml = String::from("<rss version=\"2.0\"><channel><title>t</title>");
+        for (i, t) in items.iter().enumerate() {
+            xml.push_str(&format!("<item><title>{t}</title><link>{}</link></item>", http.url(&format!("/{prefix}/{i}.html"))));
+        }
+        xml + "</channel></rss>"
+    };
+    http.set(FEED, Reply::file("application/rss+xml", listing("old")));
+    let smtp = SmtpSink::start();
+    let setup = Setup::new("", &smtp_mail(smtp.port), &feed_source("mod", "防衛省", &http.url(FEED)), &keyword_rule(&["防衛相会談"]));
+    once(&setup).await;
+    http.set(FEED, Reply::file("application/rss+xml", listing("new-site")));
+    let out = once(&setup).await;
+    assert!(smtp.messages().is_empty(), "moved items were mailed:\n{}", stderr(&out));
+    assert!(stderr(&out).contains("reappeared under new URLs"), "{}", stderr(&out));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_process_on_the_same_state_gets_a_clear_error() {
+    let http = HttpServer::start().await;
+    http.set(FEED, Reply::file("application/rss+xml", feed_with(&http, &titles("五", 1))));
+    let smtp = SmtpSink::start();
+    let setup = setup_with(&http, &smtp_mail(smtp.port), "").await;
+    let mut daemon = tokio::process::Command::new(env!("CARGO_BIN_EXE_kisha"))
+        .args(["run", "--config", setup.config.to_str().unwrap()])
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    // Bounded wait for the daemon to hold the lock (10 s).
+    let lock = setup.state().join("kisha.lock");
+    for _ in 0..100 {
+        if std::fs::read_to_string(&lock).is_ok_and(|s| !s.trim().is_empty()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let out = kisha(&["once", "--config", setup.config.to_str().unwrap()]).await;
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("in use by another kisha process") && err.contains(&format!("pid {}", daemon.id().unwrap())), "{err}");
+    // `status` still works, from the daemon's snapshot.
+    for _ in 0..100 {
+        if setup.state().join("snapshot.json").exists() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let status = kisha(&["status", "--config", setup.config.to_str().unwrap()]).await;
+    assert!(status.status.success(), "{}", stderr(&status));
+    assert!(stdout(&status).contains("snapshot of the running daemon"), "{}", stdout(&status));
+    daemon.start_kill().unwrap();
+    daemon.wait().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn starttls_and_implicit_tls_with_auth_deliver() {
+    let http = HttpServer::start().await;
+    http.set(FEED, Reply::file("application/rss+xml", feed_with(&http, &titles("六", 1))));
+    for (mode, security) in [("starttls", "starttls"), ("implicit", "tls")] {
+        let smtp = SmtpSink::start_with(smtp_opts::Options { tls: Some(mode), auth: Some("desk:s3cret-pass"), ..Default::default() });
+        let mail = format!(
+            "[mail]\nfrom = \"kisha@test.invalid\"\nto = [\"desk@test.invalid\"]\n[mail.smtp]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"{security}\"\nusername = \"desk\"\npassword_env = \"KISHA_TEST_SMTP_PASSWORD\"\nca_file = \"{}\"\ntimeout = \"5s\"\n",
+            smtp.port,
+            smtp.ca_file().display()
+        );
+        let setup = setup_with(&http, &mail, "").await;
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_kisha"))
+            .args(["once", "--config", setup.config.to_str().unwrap()])
+            .env("KISHA_TEST_SMTP_PASSWORD", "s3cret-pass")
+            .output()
+            .await
+            .unwrap();
+        assert!(out.status.success(), "{mode}: {}", stderr(&out));
+        assert_eq!(smtp.messages().len(), 1, "{mode}: {}", stderr(&out));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_smtp_password_never_appears_in_logs_status_or_errors() {
+    let http = HttpServer::start().await;
+    http.set(FEED, Reply::file("application/rss+xml", feed_with(&http, &titles("七", 1))));
+    let smtp = SmtpSink::start_with(smtp_opts::Options { auth: Some("desk:right-password"), ..Default::default() });
+    let secret = "Wr0ng-Pa55-9f3c";
+    let mail = format!(
+        "[mail]\nfrom = \"kisha@test.invalid\"\nto = [\"desk@test.invalid\"]\n[mail.smtp]\nhost = \"127.0.0.1\"\nport = {}\nusername = \"desk\"\npassword_env = \"KISHA_TEST_SMTP_PASSWORD\"\ntimeout = \"5s\"\n",
+        smtp.port
+    );
+    let setup = setup_with(&http, &mail, "").await;
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_kisha"))
+        .args(["once", "--config", setup.config.to_str().unwrap()])
+        .env("KISHA_TEST_SMTP_PASSWORD", secret)
+        .env("RUST_LOG", "trace")
+        .output()
+        .await
+        .unwrap();
+    let everything = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(everything.contains("535") || everything.to_lowercase().contains("auth"), "the AUTH failure is reported:\n{}", stderr(&out));
+    assert!(!everything.contains(secret), "the password leaked into the output");
+    let status = kisha(&["status", "--json", "--config", setup.config.to_str().unwrap()]).await;
+    assert!(!stdout(&status).contains(secret));
+    for entry in walk(setup.dir.path()) {
+        let bytes = std::fs::read(&entry).unwrap_or_default();
+        assert!(!String::from_utf8_lossy(&bytes).contains(secret), "the password was stored in {}", entry.display());
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() { out.extend(walk(&p)) } else { out.push(p) }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn world_readable_password_files_and_world_writable_configs_are_refused() {
+    let smtp_port = 2525;
+    let dir = tempfile::tempdir().unwrap();
+    let pw = dir.path().join("smtp-password");
+    std::fs::write(&pw, "x").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let mail = format!(
+        "[mail]\nfrom = \"kisha@test.invalid\"\nto = [\"desk@test.invalid\"]\n[mail.smtp]\nhost = \"127.0.0.1\"\nport = {smtp_port}\nusername = \"desk\"\npassword_file = \"{}\"\n",
+        pw.display()
+    );
+    let setup = Setup::new("", &mail, &feed_source("mod", "防衛省", "http://127.0.0.1:1/feed.xml"), &keyword_rule(&["x"]));
+    let out = kisha(&["check", "--config", setup.config.to_str().unwrap()]).await;
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("world-readable password file"), "{}", stderr(&out));
+    std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(0o600)).unwrap();
+    assert!(kisha(&["check", "--config", setup.config.to_str().unwrap()]).await.status.success());
+
+    std::fs::set_permissions(&setup.config, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let out = kisha(&["check", "--config", setup.config.to_str().unwrap()]).await;
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("world-writable"), "{}", stderr(&out));
+}
