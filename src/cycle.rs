@@ -560,23 +560,43 @@ pub async fn deliver(ctx: &Context, force: bool) -> anyhow::Result<Delivery> {
         return Ok(Delivery::Backoff { until });
     }
 
-    let queued = store.pending()?;
-    let items = queued.iter().filter(|(_, q)| matches!(q, Queued::Item(_))).count();
-    if items == 0 {
-        return Ok(Delivery::Nothing);
-    }
+    let mut queued = store.pending()?;
     if let Some(schedule) = &ctx.config.digest.schedule
         && !force
     {
-        let urgent = queued.iter().any(|(_, q)| matches!(q, Queued::Item(e) if e.matched.urgent));
-        let since = *state.last_digest_slot.get_or_insert(now);
-        if !urgent && !schedule.due(since, now) {
-            store.save_mail_state(&state)?;
-            return Ok(Delivery::NotDue { next: schedule.next_after(since) });
-        }
-        if !urgent || schedule.due(since, now) {
+        // A digest time passes whether or not anything is queued, so a match
+        // found after 07:30 waits for 18:00. A scheduled digest that failed is
+        // retried on its backoff, not at the next digest time.
+        let since = match state.last_digest_slot {
+            Some(t) => t,
+            None => {
+                state.last_digest_slot = Some(now);
+                store.save_mail_state(&state)?;
+                now
+            }
+        };
+        let due = schedule.due(since, now);
+        if due {
             state.last_digest_slot = Some(now);
+            store.save_mail_state(&state)?;
         }
+        if !due && state.consecutive_failures == 0 {
+            // Urgent matches go out now, alone; the rest wait for the digest time.
+            let urgent: Vec<(u64, Queued)> =
+                queued.iter().filter(|(_, q)| matches!(q, Queued::Item(e) if e.matched.urgent)).cloned().collect();
+            if urgent.is_empty() {
+                let waiting = queued.iter().any(|(_, q)| matches!(q, Queued::Item(_)));
+                return Ok(if waiting {
+                    Delivery::NotDue { next: schedule.next_after(since) }
+                } else {
+                    Delivery::Nothing
+                });
+            }
+            queued = urgent;
+        }
+    }
+    if !queued.iter().any(|(_, q)| matches!(q, Queued::Item(_))) {
+        return Ok(Delivery::Nothing);
     }
 
     let known = store.joinable_events(now)?;

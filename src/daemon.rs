@@ -25,12 +25,17 @@ use crate::config::Config;
 use crate::cycle::{self, Context};
 use crate::schedule;
 
-/// The longest sleep of the loop: it wakes at least this often to beat the
-/// heartbeat, so the watchdog sees an idle daemon as alive.
+/// The longest sleep of the loop: it wakes at least this often (or four
+/// times per watchdog period, if shorter) to beat the heartbeat, so the
+/// watchdog sees an idle daemon as alive.
 const MAX_SLEEP: Duration = Duration::from_secs(30);
 
-/// How often seen items older than `store.retention` are pruned.
+/// How often seen items older than `store.retention` are pruned; the first
+/// pruning waits this long too, so a restart stays light.
 const PRUNE_EVERY: chrono::Duration = chrono::Duration::hours(24);
+
+/// The status snapshot is rewritten after any work, and at least this often.
+const SNAPSHOT_EVERY: chrono::Duration = chrono::Duration::minutes(5);
 
 /// What signals asked of the loop: stop, and how many reloads so far (a
 /// counter, so that no reload is lost between two looks).
@@ -46,8 +51,10 @@ pub async fn run(path: PathBuf, clock: Clock, signals: watch::Receiver<Control>)
     let ctx = Context::open(config, clock)?;
     notify(&[sd_notify::NotifyState::Ready, sd_notify::NotifyState::Status("polling")]);
     info!(sources = ctx.config.sources.len(), rules = ctx.config.rules.len(), state = %ctx.config.state_dir.display(), "kisha started");
+    let watchdog_period = sd_notify::watchdog_enabled();
+    let max_sleep = watchdog_period.map_or(MAX_SLEEP, |p| (p / 4).min(MAX_SLEEP));
     let watchdog = tokio::spawn(watchdog(ctx.heartbeat.clone(), ctx.clock.clone()));
-    let result = work(ctx, &path, signals).await;
+    let result = work(ctx, &path, signals, max_sleep).await;
     watchdog.abort();
     notify(&[sd_notify::NotifyState::Stopping]);
     result
@@ -92,9 +99,15 @@ fn initial_schedule(ctx: &Context, now: DateTime<Utc>) -> HashMap<String, DateTi
         .collect()
 }
 
-async fn work(mut ctx: Context, path: &Path, mut signals: watch::Receiver<Control>) -> anyhow::Result<()> {
+async fn work(
+    mut ctx: Context,
+    path: &Path,
+    mut signals: watch::Receiver<Control>,
+    max_sleep: Duration,
+) -> anyhow::Result<()> {
     let mut next = initial_schedule(&ctx, ctx.clock.now());
-    let mut last_prune: Option<DateTime<Utc>> = None;
+    let mut last_prune = ctx.clock.now();
+    let mut last_snapshot: Option<DateTime<Utc>> = None;
     let mut reloads_seen = signals.borrow().reloads;
     loop {
         if signals.borrow().stop {
@@ -102,7 +115,14 @@ async fn work(mut ctx: Context, path: &Path, mut signals: watch::Receiver<Contro
         }
         let now = ctx.clock.now();
         ctx.heartbeat.beat(now);
-        let due: Vec<_> = ctx.config.sources.iter().filter(|s| s.enabled && next.get(&s.id).is_some_and(|t| *t <= now)).cloned().collect();
+        let due: Vec<_> = ctx
+            .config
+            .sources
+            .iter()
+            .filter(|s| s.enabled && next.get(&s.id).is_some_and(|t| *t <= now))
+            .cloned()
+            .collect();
+        let mut worked = !due.is_empty();
         if !due.is_empty() {
             let polls = cycle::poll_sources(&ctx, &due);
             tokio::select! {
@@ -116,25 +136,31 @@ async fn work(mut ctx: Context, path: &Path, mut signals: watch::Receiver<Contro
             }
         }
         // A delivery runs to its end, even when a stop signal came meanwhile.
-        if let Err(e) = cycle::deliver(&ctx, false).await {
-            error!("unable to deliver: {e:#}");
+        match cycle::deliver(&ctx, false).await {
+            Ok(cycle::Delivery::Nothing | cycle::Delivery::NotDue { .. } | cycle::Delivery::Backoff { .. }) => {}
+            Ok(_) => worked = true,
+            Err(e) => error!("unable to deliver: {e:#}"),
         }
         let now = ctx.clock.now();
-        if last_prune.is_none_or(|t| now - t >= PRUNE_EVERY) {
-            let retention = chrono::Duration::from_std(ctx.config.store.retention).unwrap_or(chrono::Duration::days(400));
+        if now - last_prune >= PRUNE_EVERY {
+            let retention =
+                chrono::Duration::from_std(ctx.config.store.retention).unwrap_or(chrono::Duration::days(400));
             match ctx.store.prune_seen(now - retention) {
                 Ok(0) => {}
                 Ok(n) => info!(removed = n, "pruned seen items older than store.retention"),
                 Err(e) => warn!("unable to prune the store: {e}"),
             }
-            last_prune = Some(now);
+            last_prune = now;
         }
-        if let Err(e) = crate::status::write_snapshot(&ctx.config, &ctx.store, now) {
-            warn!("unable to write the status snapshot: {e:#}");
+        if worked || last_snapshot.is_none_or(|t| now - t >= SNAPSHOT_EVERY) {
+            if let Err(e) = crate::status::write_snapshot(&ctx.config, &ctx.store, now) {
+                warn!("unable to write the status snapshot: {e:#}");
+            }
+            last_snapshot = Some(now);
         }
         ctx.heartbeat.beat(now);
 
-        let wake = next_wake(&ctx, &next, now);
+        let wake = next_wake(&ctx, &next, now, max_sleep);
         tokio::select! {
             _ = ctx.clock.sleep_until(wake) => {}
             control = next_control(&mut signals) => {
@@ -175,9 +201,14 @@ async fn work(mut ctx: Context, path: &Path, mut signals: watch::Receiver<Contro
 }
 
 /// When the loop should wake: the next poll, the next digest time or mail
-/// retry, at most [`MAX_SLEEP`] away.
-fn next_wake(ctx: &Context, next: &HashMap<String, DateTime<Utc>>, now: DateTime<Utc>) -> DateTime<Utc> {
-    let mut wake = now + chrono::Duration::from_std(MAX_SLEEP).unwrap_or_default();
+/// retry, at most `max_sleep` away.
+fn next_wake(
+    ctx: &Context,
+    next: &HashMap<String, DateTime<Utc>>,
+    now: DateTime<Utc>,
+    max_sleep: Duration,
+) -> DateTime<Utc> {
+    let mut wake = now + chrono::Duration::from_std(max_sleep).unwrap_or_default();
     if let Some(t) = next.values().min() {
         wake = wake.min(*t);
     }

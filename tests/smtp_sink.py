@@ -10,6 +10,7 @@ writing one word to OUT/mode:
   tempfail    451 to DATA (a transient refusal)
   reject      554 to DATA (a permanent refusal)
   stall       never answer DATA (the client times out mid-DATA)
+  slow        accept DATA after 3 seconds
 
 Options: --tls starttls|implicit makes a private CA and a certificate for
 127.0.0.1 (OUT/ca.pem is what the client trusts); --auth USER:PASSWORD
@@ -95,6 +96,8 @@ class Sink:
             return "451 4.3.0 Temporary failure, try again later"
         if mode == "reject":
             return "554 5.7.1 Message rejected"
+        if mode == "slow":
+            await asyncio.sleep(3)
         if mode == "stall":
             # Keep what arrived, to compare with the retry, then never answer.
             with open(os.path.join(self.out, f"{time.time_ns()}.stalled"), "w") as f:

@@ -5,6 +5,7 @@
 mod util;
 
 mod crash;
+mod daemon;
 mod outage;
 mod pipeline;
 mod service;

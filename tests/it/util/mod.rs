@@ -45,6 +45,13 @@ impl Setup {
         Setup { dir, config }
     }
 
+    /// Adds lines to the config's `[fetch]` table.
+    pub fn with_fetch(self, lines: &str) -> Setup {
+        let text = std::fs::read_to_string(&self.config).unwrap().replacen("[fetch]\n", &format!("[fetch]\n{lines}\n"), 1);
+        std::fs::write(&self.config, text).unwrap();
+        self
+    }
+
     pub fn state(&self) -> PathBuf {
         self.dir.path().join("state")
     }
