@@ -20,7 +20,7 @@ use crate::store::{Result, Store, decode, encode};
 /// Releases more than this many days apart are never one event.
 pub const MAX_DAYS_APART: i64 = 2;
 
-/// Events older than this are not joined by new releases.
+/// Events mailed longer ago than this are not joined by new releases.
 pub const JOIN_WINDOW_DAYS: i64 = 14;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -216,10 +216,14 @@ impl Store {
         Ok(events)
     }
 
-    /// Events recent enough to be joined by a new release.
+    /// Events mailed recently enough to be joined by a new release. The
+    /// window counts from the mailing, not from the meeting: a release about
+    /// an old meeting can still be late news.
     pub fn joinable_events(&self, now: DateTime<Utc>) -> Result<Vec<Event>> {
-        let since = crate::dates::jst_date(now) - chrono::Days::new(JOIN_WINDOW_DAYS as u64);
-        self.events_since(Some(since))
+        let since = now - chrono::Duration::days(JOIN_WINDOW_DAYS);
+        let mut events = self.events_since(None)?;
+        events.retain(|e| e.first_sent.is_some_and(|t| t >= since));
+        Ok(events)
     }
 }
 

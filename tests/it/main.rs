@@ -6,6 +6,7 @@ mod util;
 
 mod crash;
 mod daemon;
+mod events;
 mod outage;
 mod pipeline;
 mod service;
