@@ -2,34 +2,64 @@
 //!
 //! feed-rs gets the raw bytes: it reads the XML declaration and decodes
 //! Shift_JIS and EUC-JP itself. Only when that fails (no declaration, a label
-//! it does not know such as `cp932`, a charset given only by HTTP) are the
-//! bytes decoded here and the declaration rewritten to UTF-8.
+//! it does not know such as `cp932`, a charset given only by HTTP), or when
+//! the declaration names a legacy charset over bytes that are plainly UTF-8,
+//! are the bytes decoded here and the declaration rewritten to UTF-8.
+//!
+//! Before parsing, the feed is cut after twice `fetch.max_items` items (10⁵
+//! items would otherwise become 10⁵ feed-rs entries, some 200 MB), and RSS
+//! 1.0 items that have an `rdf:about` but no `<link>` get one (feed-rs drops
+//! an item without a link).
+//!
+//! A feed that is not well-formed XML loses all its items in feed-rs. Two
+//! repairs are tried before giving up, because the two faults are common on
+//! hand-written feeds and the repair cannot invent an item: a bare `&` is
+//! escaped, and a truncated feed is cut after its last whole item and closed.
+//! Anything else (mismatched tags, garbage) stays an error: guessing there
+//! could turn an error page into items. A repaired feed is logged and noted
+//! in [`Extracted::note`].
+
+use std::borrow::Cow;
 
 use feed_rs::parser::{self, ParseErrorKind, ParseFeedError};
+use tracing::warn;
 use url::Url;
 
-use super::{ExtractError, Extracted, Item, canonical_url, html_text};
+use super::{ExtractError, Extracted, Item, canonical_url, html_text, markup};
 use crate::dates::{date_in_url, jst_date, parse_feed_timestamp};
 use crate::text::{MAX_SUMMARY_CHARS, MAX_TITLE_CHARS, one_line};
 
-fn parse(bytes: &[u8], base: &Url) -> Result<feed_rs::model::Feed, ParseFeedError> {
-    parser::Builder::new()
-        .base_uri(Some(base.as_str()))
-        .timestamp_parser(parse_feed_timestamp)
-        .sanitize_content(false)
-        .build()
-        .parse(bytes)
+/// feed-rs over `bytes`; the error described. feed-rs and quick-xml have
+/// panicked on input before (see [`markup::declaration_trouble`]): a panic
+/// is caught and becomes this source's error, not a lost poll.
+fn parse(bytes: &[u8], base: &Url) -> Result<feed_rs::model::Feed, String> {
+    let run = || {
+        parser::Builder::new()
+            .base_uri(Some(base.as_str()))
+            .timestamp_parser(parse_feed_timestamp)
+            .sanitize_content(false)
+            .build()
+            .parse(bytes)
+    };
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)) {
+        Ok(parsed) => parsed.map_err(|e| describe(&e)),
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            Err(format!("the feed parser failed on this input (a bug in feed-rs): {message}"))
+        }
+    }
 }
 
 /// The bytes as UTF-8 with a UTF-8 XML declaration, for a second attempt.
 fn transcoded(bytes: &[u8], content_type: Option<&str>) -> Vec<u8> {
     let decoded = crate::fetch::decode::decode(bytes, content_type);
     let text = decoded.text.trim_start_matches('\u{feff}');
-    let body = match text.trim_start().strip_prefix("<?xml") {
-        Some(rest) => rest.split_once("?>").map_or(text, |(_, after)| after),
-        None => text,
-    };
-    format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>{body}").into_bytes()
+    let body = markup::strip_declarations(text);
+    format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>{}", body.trim_start()).into_bytes()
 }
 
 fn describe(e: &ParseFeedError) -> String {
@@ -41,6 +71,51 @@ fn describe(e: &ParseFeedError) -> String {
     }
 }
 
+/// The feed, read as is, transcoded, then repaired; with how it was
+/// repaired. The error is the first attempt's.
+fn parse_leniently(
+    bytes: &[u8],
+    content_type: Option<&str>,
+    base: &Url,
+) -> Result<(feed_rs::model::Feed, Option<String>), ExtractError> {
+    let declared_legacy = crate::fetch::decode::declared_charset(bytes).is_some_and(|e| e != encoding_rs::UTF_8);
+    let mislabeled = declared_legacy && crate::fetch::decode::is_plainly_utf8(bytes);
+    // Bytes that would make quick-xml panic are only ever read transcoded.
+    let transcode_only = mislabeled || markup::declaration_trouble(bytes);
+    let mut candidates: Vec<Cow<'_, [u8]>> = Vec::new();
+    if !transcode_only {
+        candidates.push(Cow::Borrowed(bytes));
+    }
+    let retry = transcoded(bytes, content_type);
+    if retry.as_slice() != bytes || transcode_only {
+        candidates.push(Cow::Owned(retry));
+    }
+    let mut first = None;
+    for c in &candidates {
+        match parse(c, base) {
+            Ok(feed) => return Ok((feed, None)),
+            Err(e) => {
+                first.get_or_insert(e);
+            }
+        }
+    }
+    let first = first.unwrap_or_default();
+    for c in &candidates {
+        let escaped = markup::escape_bare_ampersands(c);
+        if let Some(fixed) = &escaped
+            && let Ok(feed) = parse(fixed, base)
+        {
+            return Ok((feed, Some(format!("read after escaping a bare `&` (it was: {first})"))));
+        }
+        if let Some(fixed) = markup::cut_after_last_entry(escaped.as_deref().unwrap_or(c))
+            && let Ok(feed) = parse(&fixed, base)
+        {
+            return Ok((feed, Some(format!("read up to its last whole item (it was: {first})"))));
+        }
+    }
+    Err(ExtractError::Feed(first))
+}
+
 /// Extracts the items of a feed.
 pub fn extract(
     source_id: &str,
@@ -49,17 +124,16 @@ pub fn extract(
     base: &Url,
     max_items: usize,
 ) -> Result<Extracted, ExtractError> {
-    let feed = match parse(bytes, base) {
-        Ok(feed) => feed,
-        Err(first) => {
-            let retry = transcoded(bytes, content_type);
-            if retry.as_slice() == bytes {
-                return Err(ExtractError::Feed(describe(&first)));
-            }
-            parse(&retry, base).map_err(|_| ExtractError::Feed(describe(&first)))?
-        }
+    let (bytes, cut_off) = markup::cap_entries(bytes, max_items.saturating_mul(2));
+    let bytes = match markup::rdf_about_links(&bytes) {
+        Some(linked) => Cow::Owned(linked),
+        None => bytes,
     };
-    let mut out = Extracted::default();
+    let (feed, repaired) = parse_leniently(&bytes, content_type, base)?;
+    if let Some(how) = &repaired {
+        warn!(source = source_id, url = %base, "the feed is not well-formed XML; {how}");
+    }
+    let mut out = Extracted { note: repaired, ..Extracted::default() };
     for entry in feed.entries {
         let title = entry.title.as_ref().map(|t| html_text(&t.content)).unwrap_or_default();
         let title = one_line(&title, MAX_TITLE_CHARS);
@@ -87,7 +161,9 @@ pub fn extract(
             .filter(|s| !s.is_empty());
         out.items.push(item);
     }
-    Ok(out.finish(max_items))
+    let mut out = out.finish(max_items);
+    out.over_cap += cut_off;
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -161,6 +237,48 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().starts_with("unable to parse feed"), "{e}");
+    }
+
+    #[test]
+    fn rss1_items_with_only_rdf_about_are_kept() {
+        let xml = br#"<?xml version="1.0"?><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/">
+            <channel rdf:about="https://www.kantei.go.jp/"><title>t</title><link>https://www.kantei.go.jp/</link><description>d</description></channel>
+            <item rdf:about="https://www.kantei.go.jp/jp/a.html"><title>A</title></item>
+            <item rdf:about="https://www.kantei.go.jp/jp/b.html"><title>B</title><link>https://www.kantei.go.jp/jp/b2.html</link></item>
+            </rdf:RDF>"#;
+        let out = extract("kantei", xml, None, &base("https://www.kantei.go.jp/index-jnews.rdf"), 100).unwrap();
+        let ids: Vec<_> = out.items.iter().map(|i| i.id.as_str()).collect();
+        assert_eq!(ids, ["https://www.kantei.go.jp/jp/a.html", "https://www.kantei.go.jp/jp/b2.html"]);
+    }
+
+    #[test]
+    fn a_bare_ampersand_and_a_truncated_feed_are_repaired() {
+        let amp = b"<rss version=\"2.0\"><channel><title>t</title><item><title>A & B</title><link>https://e.go.jp/1</link></item></channel></rss>";
+        let out = extract("s", amp, None, &base("https://e.go.jp/f"), 10).unwrap();
+        assert_eq!(out.items[0].title, "A & B");
+        assert!(out.note.as_deref().unwrap().contains("bare `&`"));
+        let cut = b"<rss version=\"2.0\"><channel><title>t</title><item><title>A</title><link>https://e.go.jp/1</link></item><item><title>B</ti";
+        let out = extract("s", cut, None, &base("https://e.go.jp/f"), 10).unwrap();
+        assert_eq!(out.items.len(), 1);
+        assert!(out.note.as_deref().unwrap().contains("last whole item"));
+    }
+
+    #[test]
+    fn utf8_under_a_shift_jis_declaration_is_read_as_utf8() {
+        let xml = "<?xml version=\"1.0\" encoding=\"Shift_JIS\"?><rss version=\"2.0\"><channel><title>t</title><item><title>防衛省の報道発表について</title><link>https://e.go.jp/1</link></item></channel></rss>";
+        let out = extract("s", xml.as_bytes(), None, &base("https://e.go.jp/f"), 10).unwrap();
+        assert_eq!(out.items[0].title, "防衛省の報道発表について");
+    }
+
+    #[test]
+    fn a_huge_feed_is_cut_before_parsing() {
+        let mut xml = String::from("<rss version=\"2.0\"><channel><title>t</title>");
+        for i in 0..10_000 {
+            xml.push_str(&format!("<item><title>T{i}</title><link>https://e.go.jp/{i}</link></item>"));
+        }
+        xml.push_str("</channel></rss>");
+        let out = extract("s", xml.as_bytes(), None, &base("https://e.go.jp/f"), 10).unwrap();
+        assert_eq!((out.items.len(), out.over_cap), (10, 9_990));
     }
 
     #[test]

@@ -5,10 +5,17 @@
 //! absolute http(s) URL as its identity (never a positional guid such as
 //! Kantei's `item_N`, never the title), a one-line title, and the JST day it
 //! was published when the source says so. Links that are not http(s)
-//! (`javascript:`, `mailto:`) are dropped; an item without a usable link is
-//! keyed by source, title and date.
+//! (`javascript:`, `mailto:`) or longer than [`MAX_URL_BYTES`] are dropped;
+//! an item without a usable link is keyed by source, title and date.
+//!
+//! Hostile input is bounded before a parser sees it ([`markup`]): a feed is
+//! cut after twice `fetch.max_items` items, a page is read from its first
+//! [`MAX_PAGE_BYTES`] and refused if it nests elements deeper than
+//! [`MAX_HTML_DEPTH`], and markup in a title or summary is read from its
+//! first [`MAX_FRAGMENT_BYTES`] only.
 
 pub mod feed;
+pub mod markup;
 pub mod page;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -70,6 +77,9 @@ pub struct Extracted {
     pub refused_links: usize,
     /// The share of U+FFFD in the titles: high means a wrong charset.
     pub mojibake: f64,
+    /// What was done to the document to read it: a repair of XML that was
+    /// not well-formed, or a cut of a page over [`MAX_PAGE_BYTES`].
+    pub note: Option<String>,
 }
 
 impl Extracted {
@@ -95,11 +105,30 @@ pub enum ExtractError {
     Page(String),
 }
 
+/// The longest link kept. Real release URLs are under 300 bytes; a
+/// megabyte-long `href` would otherwise become an item's identity in the
+/// store and a line of the digest.
+pub const MAX_URL_BYTES: usize = 4096;
+
+/// The deepest element nesting read. Browsers cap the DOM at 512 levels;
+/// real listing pages nest under 50. Past it html5ever's parse time grows
+/// with the square of the depth (see [`markup::html_depth`]).
+pub const MAX_HTML_DEPTH: usize = 512;
+
+/// How much of a listing page is parsed. html5ever's tree takes about 15
+/// times the page's size in memory; real listings are under 1 MiB and put
+/// the newest items first.
+pub const MAX_PAGE_BYTES: usize = 4 << 20;
+
+/// How much of a title's or summary's markup is parsed: the text kept is cut
+/// to a few hundred characters anyway.
+pub const MAX_FRAGMENT_BYTES: usize = 64 * 1024;
+
 /// The canonical form of a link found at `base`: resolved, http(s) only,
-/// without a fragment. `None` for anything else.
+/// without a fragment, at most [`MAX_URL_BYTES`]. `None` for anything else.
 pub fn canonical_url(href: &str, base: &Url) -> Option<Url> {
     let href = href.trim();
-    if href.is_empty() {
+    if href.is_empty() || href.len() > MAX_URL_BYTES {
         return None;
     }
     let mut url = base.join(href).ok()?;
@@ -107,13 +136,31 @@ pub fn canonical_url(href: &str, base: &Url) -> Option<Url> {
         return None;
     }
     url.set_fragment(None);
-    Some(url)
+    (url.as_str().len() <= MAX_URL_BYTES).then_some(url)
+}
+
+/// `s` cut to at most `max` bytes, at a character boundary.
+pub(crate) fn cut(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
 }
 
 /// Visible text of an HTML fragment (a title or summary that carries markup).
+/// Only its first [`MAX_FRAGMENT_BYTES`] are read; markup nested deeper than
+/// [`MAX_HTML_DEPTH`] is not parsed but stripped of its tags.
 pub fn html_text(fragment: &str) -> String {
     if !fragment.contains('<') && !fragment.contains('&') {
         return fragment.to_owned();
+    }
+    let fragment = cut(fragment, MAX_FRAGMENT_BYTES);
+    if markup::html_depth(fragment.as_bytes(), MAX_HTML_DEPTH) > MAX_HTML_DEPTH {
+        return strip_tags(fragment);
     }
     let doc = scraper::Html::parse_fragment(fragment);
     let mut out = String::new();
@@ -125,6 +172,22 @@ pub fn html_text(fragment: &str) -> String {
             if !inside_script {
                 out.push_str(text);
             }
+        }
+    }
+    out
+}
+
+/// Text outside `<…>`, for markup too deep to parse. Entities stay as
+/// written: the text is escaped again wherever it is shown.
+fn strip_tags(s: &str) -> String {
+    let mut out = String::new();
+    let mut in_tag = false;
+    for c in s.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => in_tag = false,
+            _ if !in_tag => out.push(c),
+            _ => {}
         }
     }
     out
@@ -163,5 +226,23 @@ mod tests {
     fn html_text_drops_tags_and_scripts() {
         assert_eq!(html_text("<b>日米</b>防衛相会談<script>alert(1)</script>"), "日米防衛相会談");
         assert_eq!(html_text("A &amp; B"), "A & B");
+    }
+
+    #[test]
+    fn hostile_titles_are_bounded() {
+        // 20 000 nested elements: stripped, not parsed (parsing takes O(n²)).
+        let deep = format!("{}防衛{}", "<b>".repeat(20_000), "</b>".repeat(20_000));
+        assert_eq!(html_text(&deep), "防衛");
+        let long = format!("<i>{}</i>", "長".repeat(1 << 20));
+        assert!(html_text(&long).len() <= MAX_FRAGMENT_BYTES);
+    }
+
+    #[test]
+    fn overlong_links_are_refused() {
+        let base = Url::parse("https://www.mod.go.jp/").unwrap();
+        assert!(canonical_url(&format!("/{}", "a".repeat(MAX_URL_BYTES)), &base).is_none());
+        // Percent-encoding may triple a path: the result is measured too.
+        assert!(canonical_url(&format!("/{}", "防".repeat(MAX_URL_BYTES / 4)), &base).is_none());
+        assert!(canonical_url(&format!("/{}", "a".repeat(200)), &base).is_some());
     }
 }

@@ -4,18 +4,39 @@
 //! before it (`date_heading`, as MOFA's `dt.list-title` "8月19日付", which has
 //! no year: it is taken from the fetch date, minding December and January),
 //! in its URL, or nowhere.
+//!
+//! Only the first [`MAX_PAGE_BYTES`] of a page are parsed, and a page that
+//! nests elements deeper than [`MAX_HTML_DEPTH`] is refused before parsing
+//! (html5ever would take minutes over it); items past twice the cap are
+//! counted, not read. The text of `<script>` and `<style>` is never part of a
+//! title.
 
 use chrono::NaiveDate;
 use scraper::{ElementRef, Html};
 use url::Url;
 
-use super::{ExtractError, Extracted, Item, canonical_url};
+use super::{ExtractError, Extracted, Item, MAX_HTML_DEPTH, MAX_PAGE_BYTES, canonical_url, cut, markup};
 use crate::config::PageSelectors;
 use crate::dates::{date_in_url, find_date};
 use crate::text::{MAX_SUMMARY_CHARS, MAX_TITLE_CHARS, one_line};
 
+/// The visible text of an element: the text of `<script>`, `<style>`,
+/// `<noscript>` and `<template>` inside it is not part of a title.
 fn text_of(e: ElementRef<'_>) -> String {
-    e.text().collect::<String>()
+    let hidden = |node: &scraper::Node| {
+        node.as_element().is_some_and(|el| matches!(el.name(), "script" | "style" | "noscript" | "template"))
+    };
+    let mut out = String::new();
+    for node in e.descendants() {
+        if let Some(text) = node.value().as_text() {
+            // The page nests about MAX_HTML_DEPTH deep at most: the walk is bounded.
+            let inside_hidden = node.ancestors().take_while(|a| a.id() != e.id()).any(|a| hidden(a.value()));
+            if !inside_hidden {
+                out.push_str(text);
+            }
+        }
+    }
+    out
 }
 
 /// Extracts the items of a listing page. `today` (JST) gives the year to
@@ -31,6 +52,17 @@ pub fn extract(
     if html.trim().is_empty() {
         return Err(ExtractError::Page("empty body".into()));
     }
+    let note = (html.len() > MAX_PAGE_BYTES)
+        .then(|| format!("read only the first {} MiB of a {} MiB page", MAX_PAGE_BYTES >> 20, html.len() >> 20));
+    if let Some(note) = &note {
+        tracing::warn!(source = source_id, url = %base, "{note}");
+    }
+    let html = cut(html, MAX_PAGE_BYTES);
+    if markup::html_depth(html.as_bytes(), MAX_HTML_DEPTH) > MAX_HTML_DEPTH {
+        return Err(ExtractError::Page(format!(
+            "elements nest deeper than {MAX_HTML_DEPTH} levels: not a listing page kisha will parse"
+        )));
+    }
     let doc = Html::parse_document(html);
     // A <base href> changes what relative links mean.
     let base = doc
@@ -40,7 +72,7 @@ pub fn extract(
         .and_then(|h| canonical_url(h, base))
         .unwrap_or_else(|| base.clone());
 
-    let mut out = Extracted::default();
+    let mut out = Extracted { note, ..Extracted::default() };
     let mut heading_date: Option<NaiveDate> = None;
     for node in doc.root_element().descendants() {
         let Some(element) = ElementRef::wrap(node) else { continue };
@@ -154,12 +186,21 @@ mod tests {
     }
 
     #[test]
+    fn a_page_nested_too_deep_is_refused_before_parsing() {
+        let html =
+            format!("<html><body>{}<ul><li><a href=\"/a\">A</a></li></ul></body></html>", "<div>".repeat(100_000));
+        let base = Url::parse("https://e.go.jp/").unwrap();
+        let e = extract("s", &html, &base, &selectors("li", None, None), 100, day("2026-08-20")).unwrap_err();
+        assert!(e.to_string().contains("deeper than 512"), "{e}");
+    }
+
+    #[test]
     fn script_links_are_refused_and_markup_never_reaches_the_title() {
         let html = r#"<ul class="news"><li><a href="javascript:void(0)">A<script>x()</script></a></li></ul>"#;
         let base = Url::parse("https://e.go.jp/").unwrap();
         let out = extract("s", html, &base, &selectors("ul.news li", None, None), 100, day("2026-08-20")).unwrap();
         assert_eq!(out.refused_links, 1);
         assert_eq!(out.items[0].url, None);
-        assert!(!out.items[0].title.contains('<'));
+        assert_eq!(out.items[0].title, "A", "the script's text is not part of the title");
     }
 }

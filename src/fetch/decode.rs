@@ -4,6 +4,12 @@
 //! `charset`, then `<meta charset>` / `http-equiv` (or an XML declaration) in
 //! the first bytes, then detection with the `.jp` hint. Shift_JIS and EUC-JP
 //! come out exact; a label encoding_rs does not know (`cp932`) is aliased.
+//!
+//! One exception to the browsers' order: bytes that are plainly UTF-8 (valid,
+//! with enough non-ASCII text that chance is ruled out) are read as UTF-8
+//! whatever the header or `<meta>` claims. Read as declared, UTF-8 bytes give
+//! Shift_JIS mojibake without a single U+FFFD, which no health check sees;
+//! Shift_JIS or EUC-JP Japanese text is practically never valid UTF-8.
 
 use encoding_rs::{EUC_JP, Encoding, SHIFT_JIS, UTF_8};
 use std::sync::LazyLock;
@@ -54,6 +60,16 @@ pub fn declared_charset(bytes: &[u8]) -> Option<&'static Encoding> {
     encoding_for_label(std::str::from_utf8(&label[1]).ok()?)
 }
 
+/// Non-ASCII characters a text needs before its being valid UTF-8 counts
+/// as proof that it is UTF-8.
+const UTF8_PROOF_CHARS: usize = 8;
+
+/// Whether `bytes` are valid UTF-8 holding at least [`UTF8_PROOF_CHARS`]
+/// non-ASCII characters.
+pub fn is_plainly_utf8(bytes: &[u8]) -> bool {
+    std::str::from_utf8(bytes).is_ok_and(|s| s.chars().filter(|c| !c.is_ascii()).nth(UTF8_PROOF_CHARS - 1).is_some())
+}
+
 /// Decodes a document, reporting which rule chose the encoding.
 pub fn decode(bytes: &[u8], content_type: Option<&str>) -> Decoded {
     let (encoding, by) = if let Some((enc, _)) = Encoding::for_bom(bytes) {
@@ -72,6 +88,11 @@ pub fn decode(bytes: &[u8], content_type: Option<&str>) -> Decoded {
     // UTF-16 labels in a <meta> are wrong by definition (the meta was readable
     // as ASCII); browsers treat them as UTF-8.
     let encoding = if by == "meta" && encoding.output_encoding() != encoding { UTF_8 } else { encoding };
+    let (encoding, by) = if encoding != UTF_8 && matches!(by, "http" | "meta") && is_plainly_utf8(bytes) {
+        (UTF_8, "detected")
+    } else {
+        (encoding, by)
+    };
     let (text, actual, had_errors) = encoding.decode(bytes);
     Decoded { text: text.into_owned(), encoding: actual, by, had_errors }
 }
@@ -118,6 +139,17 @@ mod tests {
     fn euc_jp_from_the_xml_declaration() {
         let body = EUC_JP.encode("<?xml version=\"1.0\" encoding=\"EUC-JP\"?><p>外務省</p>").0.into_owned();
         assert!(decode(&body, None).text.contains("外務省"));
+    }
+
+    #[test]
+    fn utf8_bytes_under_a_shift_jis_label_are_read_as_utf8() {
+        let page = "<meta charset=\"Shift_JIS\"><p>防衛省の報道発表です。</p>";
+        let d = decode(page.as_bytes(), Some("text/html"));
+        assert_eq!((d.text.as_str(), d.by), (page, "detected"));
+        let d = decode(page.as_bytes(), Some("text/html; charset=EUC-JP"));
+        assert_eq!(d.text, page);
+        // Too little non-ASCII text to tell: the label is believed.
+        assert_eq!(decode("<p>省</p>".as_bytes(), Some("text/html; charset=Shift_JIS")).encoding, SHIFT_JIS);
     }
 
     #[test]

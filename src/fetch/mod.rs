@@ -3,10 +3,10 @@
 //! It owns HTTP and nothing else. It sends the stored `ETag` and
 //! `Last-Modified` back (a `304` comes out as [`Fetched::NotModified`] and
 //! costs no parsing), identifies itself with a real User-Agent, bounds every
-//! request (connect, read and total timeouts, redirects, body size, counted
-//! after decompression so a gzip bomb stops at the cap), and keeps at most
-//! `per_host` requests in flight against one host. It hands on raw bytes;
-//! [`decode`] turns a page's bytes into text.
+//! request (connect, read and total timeouts, redirects and only to http(s),
+//! body size, counted after decompression so a gzip bomb stops at the cap),
+//! and keeps at most `per_host` requests in flight against one host. It
+//! hands on raw bytes; [`decode`] turns a page's bytes into text.
 
 pub mod decode;
 
@@ -109,6 +109,10 @@ pub fn install_crypto_provider() {
     });
 }
 
+/// How much of a redirect's target an error shows: it goes to the log, the
+/// status and the digest's footer.
+const MAX_SHOWN_LOCATION: usize = 200;
+
 /// The longest `Retry-After` honoured; a server asking for more is polled
 /// again after this anyway.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
@@ -141,7 +145,7 @@ impl Fetcher {
             if attempt.previous().len() > max_redirects {
                 attempt.error(format!("more than {max_redirects} redirects (fetch.max_redirects)"))
             } else if !matches!(attempt.url().scheme(), "http" | "https") {
-                let target = attempt.url().to_string();
+                let target = crate::text::one_line(attempt.url().as_str(), MAX_SHOWN_LOCATION);
                 attempt.error(format!("redirect to a non-http URL: {target}"))
             } else {
                 attempt.follow()
@@ -184,6 +188,17 @@ impl Fetcher {
         let status = response.status();
         if status == reqwest::StatusCode::NOT_MODIFIED {
             return Ok(Fetched::NotModified);
+        }
+        if status.is_redirection()
+            && let Some(location) = response.headers().get(header::LOCATION)
+        {
+            // reqwest hands back a redirect it could not follow: a Location
+            // that is no URL, or one of a scheme it does not speak (`file:`).
+            let location = crate::text::one_line(&String::from_utf8_lossy(location.as_bytes()), MAX_SHOWN_LOCATION);
+            return Err(FetchError::Redirect(format!(
+                "HTTP {} to {location:?} not followed: not an http(s) URL",
+                status.as_u16()
+            )));
         }
         if !status.is_success() {
             return Err(FetchError::Status {

@@ -7,6 +7,8 @@ mod util;
 mod crash;
 mod daemon;
 mod events;
+mod fuzz_corpus;
+mod hostile;
 mod outage;
 mod pipeline;
 mod service;

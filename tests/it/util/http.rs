@@ -1,6 +1,6 @@
 //! A real HTTP server on 127.0.0.1 for the tests: serves fixture files with
 //! ETags, and misbehaves on request (errors, redirects, slow or endless
-//! bodies). It counts what it is asked, so tests can check conditional GETs,
+//! bodies, raw header bytes). It counts what it is asked, so tests can check conditional GETs,
 //! 304s, User-Agents and how many requests one host had in flight.
 
 use std::collections::HashMap;
@@ -32,6 +32,9 @@ pub enum Reply {
     Stall,
     /// Raw bytes with the given headers, as is (e.g. a gzip body).
     Raw { headers: Vec<(&'static str, String)>, body: Vec<u8> },
+    /// Any status, header values as raw bytes (not necessarily UTF-8 or
+    /// even visible ASCII), and a body, as is.
+    Bytes { code: u16, headers: Vec<(&'static str, Vec<u8>)>, body: Vec<u8> },
 }
 
 impl Reply {
@@ -132,6 +135,14 @@ fn respond(reply: Reply, headers: &HeaderMap) -> std::pin::Pin<Box<dyn std::futu
                 let mut r = body.into_response();
                 for (k, v) in headers {
                     r.headers_mut().insert(k, v.parse().unwrap());
+                }
+                r
+            }
+            Reply::Bytes { code, headers, body } => {
+                let mut r = body.into_response();
+                *r.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                for (k, v) in headers {
+                    r.headers_mut().insert(k, header::HeaderValue::from_bytes(&v).unwrap());
                 }
                 r
             }
