@@ -162,7 +162,9 @@ impl Event {
             Some(Kind::CourtesyCall) => 3,
             _ => 4,
         };
-        if let Some(lead) = self.releases.iter().min_by_key(|r| rank(r)) {
+        // Ties go to a Japanese title (the readers' language), then the earliest.
+        let japanese = |r: &EventRelease| !r.title.chars().any(|c| ('\u{3040}'..='\u{9fff}').contains(&c));
+        if let Some(lead) = self.releases.iter().min_by_key(|r| (rank(r), japanese(r))) {
             self.headline = lead.title.clone();
             self.date = lead.date.or(self.date);
         }

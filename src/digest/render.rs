@@ -138,17 +138,39 @@ fn event_view(d: &Draft) -> EventView {
         .and_then(|r| when(r))
         .or_else(|| e.date.map(day));
     let place = ordered.iter().find_map(|r| r.place.clone());
-    let mut who: Vec<String> = Vec::new();
-    let mut names: Vec<String> = Vec::new();
+    // One line per person, the fullest form of the name any release gives
+    // (MOD writes マティス, MOFA ジェームズ・マティス); Japan's side first.
+    let mut people: Vec<&Participant> = Vec::new();
     for p in ordered.iter().flat_map(|r| &r.participants) {
         let key = crate::text::fold(&p.name);
-        if !names.iter().any(|n| n.contains(&key) || key.contains(n.as_str())) {
-            names.push(key);
-            who.push(person(p));
+        match people.iter_mut().find(|q| {
+            let k = crate::text::fold(&q.name);
+            k.contains(&key) || key.contains(&k)
+        }) {
+            Some(q) if p.name.chars().count() > q.name.chars().count() => *q = p,
+            Some(_) => {}
+            None => people.push(p),
         }
     }
+    people.sort_by_key(|p| p.country.as_deref() != Some("JP"));
+    let who: Vec<String> = people.into_iter().map(person).collect();
     let points = ordered.iter().map(|r| &r.topics).find(|t| !t.is_empty()).cloned().unwrap_or_default();
     let single = e.releases.len() == 1 && releases.is_empty();
+    // The lead release first, then by source, so the order does not depend
+    // on which poll finished first.
+    let mut releases_in_order: Vec<&EventRelease> = e.releases.iter().collect();
+    releases_in_order.sort_by_key(|r| (r.title != e.headline, r.date, r.source_id.clone()));
+    let sources = releases_in_order
+        .into_iter()
+        .map(source_view)
+        .map(|mut s| {
+            // The lead's topics are the event's points; don't say them twice.
+            if s.topics == points {
+                s.topics.clear();
+            }
+            s
+        })
+        .collect();
     EventView {
         compact: single,
         headline: e.headline.clone(),
@@ -158,7 +180,7 @@ fn event_view(d: &Draft) -> EventView {
         place,
         who,
         points,
-        sources: e.releases.iter().map(source_view).collect(),
+        sources,
     }
 }
 
