@@ -56,7 +56,8 @@ pub fn one_line(s: &str, max: usize) -> String {
             pending_space = !out.is_empty();
             continue;
         }
-        if count >= max {
+        // A space is only written with the character after it, and both fit.
+        if count + 1 + usize::from(pending_space) > max {
             out.push('…');
             return out;
         }
@@ -75,6 +76,9 @@ pub fn one_line(s: &str, max: usize) -> String {
 /// to one empty line, and the whole cut to `max` characters.
 pub fn paragraphs(s: &str, max: usize) -> String {
     let mut out = String::new();
+    // Characters in `out`, kept as it grows: counting `out` again for every
+    // line would cost O(max²) on a page of many short lines.
+    let mut count = 0;
     let mut blank = false;
     for line in s.lines() {
         let line = one_line(line, max);
@@ -84,13 +88,16 @@ pub fn paragraphs(s: &str, max: usize) -> String {
         }
         if blank {
             out.push('\n');
+            count += 1;
             blank = false;
         }
         if !out.is_empty() {
             out.push('\n');
+            count += 1;
         }
         out.push_str(&line);
-        if out.chars().count() >= max {
+        count += line.chars().count();
+        if count >= max {
             return out.chars().take(max).collect();
         }
     }
@@ -134,8 +141,20 @@ mod tests {
     }
 
     #[test]
+    fn one_line_never_passes_its_cap_after_a_space() {
+        // Found by the feed_extract fuzzer: a space and the character after it
+        // were both written at max - 1, giving max + 1 characters and the ellipsis.
+        assert_eq!(one_line("ab cd", 3), "ab…");
+        assert_eq!(one_line("ab c", 4), "ab c");
+        let long = "防衛 ".repeat(400);
+        assert_eq!(one_line(&long, 500).chars().count(), 501);
+    }
+
+    #[test]
     fn paragraphs_keep_one_blank_line() {
         assert_eq!(paragraphs("a\n\n\n b \nc", 100), "a\n\nb\nc");
+        assert_eq!(paragraphs("ab\ncd\nef", 5), "ab\ncd");
+        assert_eq!(paragraphs(&"x\n".repeat(1_000_000), 50_000).chars().count(), 50_000);
     }
 
     #[test]

@@ -83,21 +83,23 @@ fn parse_leniently(
     // Bytes that would make quick-xml panic are only ever read transcoded.
     let transcode_only = mislabeled || markup::declaration_trouble(bytes);
     let mut candidates: Vec<Cow<'_, [u8]>> = Vec::new();
+    let mut first = None;
     if !transcode_only {
+        match parse(bytes, base) {
+            Ok(feed) => return Ok((feed, None)),
+            Err(e) => first = Some(e),
+        }
         candidates.push(Cow::Borrowed(bytes));
     }
     let retry = transcoded(bytes, content_type);
     if retry.as_slice() != bytes || transcode_only {
-        candidates.push(Cow::Owned(retry));
-    }
-    let mut first = None;
-    for c in &candidates {
-        match parse(c, base) {
+        match parse(&retry, base) {
             Ok(feed) => return Ok((feed, None)),
             Err(e) => {
                 first.get_or_insert(e);
             }
         }
+        candidates.push(Cow::Owned(retry));
     }
     let first = first.unwrap_or_default();
     for c in &candidates {
