@@ -67,8 +67,10 @@ fn hash64(text: &str) -> u64 {
 /// three such items, and at least half of what is new.
 fn moved_items<'a>(last: &[(u64, u64)], items: &[Item], new: &[&'a Item]) -> Vec<&'a Item> {
     let current: std::collections::HashSet<u64> = items.iter().map(|i| hash64(&i.id)).collect();
-    let gone: std::collections::HashSet<u64> = last.iter().filter(|(_, id)| !current.contains(id)).map(|(t, _)| *t).collect();
-    let moved: Vec<&Item> = new.iter().copied().filter(|i| gone.contains(&hash64(&crate::text::fold(&i.title)))).collect();
+    let gone: std::collections::HashSet<u64> =
+        last.iter().filter(|(_, id)| !current.contains(id)).map(|(t, _)| *t).collect();
+    let moved: Vec<&Item> =
+        new.iter().copied().filter(|i| gone.contains(&hash64(&crate::text::fold(&i.title)))).collect();
     if moved.len() >= 3 && moved.len() * 2 >= new.len() { moved } else { Vec::new() }
 }
 
@@ -381,14 +383,14 @@ async fn poll_source_inner(ctx: &Context, source: &Source) -> anyhow::Result<Out
     // items are recorded, not mailed, and the move is reported once.
     let moved = moved_items(&state.last_listing, &extracted.items, &new);
     let fresh: Vec<&Item> = new.iter().copied().filter(|i| !moved.iter().any(|m| m.id == i.id)).collect();
-    let moved_detail = (moved.len() >= 3).then(|| {
-        format!("{} items reappeared under new URLs (site moved?); recorded, not mailed", moved.len())
-    });
+    let moved_detail = (moved.len() >= 3)
+        .then(|| format!("{} items reappeared under new URLs (site moved?); recorded, not mailed", moved.len()));
     if let Some(detail) = &moved_detail {
         warn!(source = %source.id, url = %source.url, moved = moved.len(), "{detail}");
     }
     let entries = if baseline { Vec::new() } else { match_items(ctx, source, &fresh, now).await };
-    state.last_listing = extracted.items.iter().map(|i| (hash64(&crate::text::fold(&i.title)), hash64(&i.id))).collect();
+    state.last_listing =
+        extracted.items.iter().map(|i| (hash64(&crate::text::fold(&i.title)), hash64(&i.id))).collect();
     state.validators = body.validators;
     state.last_item_count = Some(extracted.items.len());
     state.items_seen += new.len() as u64;
@@ -403,7 +405,13 @@ async fn poll_source_inner(ctx: &Context, source: &Source) -> anyhow::Result<Out
     }
     let mut queued: Vec<Queued> = entries.into_iter().map(Queued::Item).collect();
     if let Some(detail) = moved_detail {
-        queued.push(Queued::Notice(Notice { source_id: source.id.clone(), source_name: source.name.clone(), unhealthy: true, detail, at: now }));
+        queued.push(Queued::Notice(Notice {
+            source_id: source.id.clone(),
+            source_name: source.name.clone(),
+            unhealthy: true,
+            detail,
+            at: now,
+        }));
     }
     record_success(ctx, source, state, &before, &new, queued, now).await?;
     match &outcome {
@@ -629,7 +637,13 @@ pub async fn deliver(ctx: &Context, force: bool) -> anyhow::Result<Delivery> {
 
 /// Records an accepted digest: its entries leave the outbox, its events are
 /// stored, the mail state is reset.
-async fn acknowledge(ctx: &Context, inflight: Inflight, mut state: MailState, delivered: String, resent: bool) -> anyhow::Result<Delivery> {
+async fn acknowledge(
+    ctx: &Context,
+    inflight: Inflight,
+    mut state: MailState,
+    delivered: String,
+    resent: bool,
+) -> anyhow::Result<Delivery> {
     let store = &ctx.store;
     let now = ctx.clock.now();
     state.consecutive_failures = 0;
@@ -644,7 +658,14 @@ async fn acknowledge(ctx: &Context, inflight: Inflight, mut state: MailState, de
     store.flush().await?;
     store.clear_ack_journal();
     info!(message_id = %inflight.message_id, items = inflight.items, events = events.len(), resent, "digest delivered: {delivered}");
-    Ok(Delivery::Sent { message_id: inflight.message_id, items: inflight.items, events: events.len(), delivered, resent, text: inflight.text })
+    Ok(Delivery::Sent {
+        message_id: inflight.message_id,
+        items: inflight.items,
+        events: events.len(),
+        delivered,
+        resent,
+        text: inflight.text,
+    })
 }
 
 async fn send(ctx: &Context, inflight: Inflight, mut state: MailState, resent: bool) -> anyhow::Result<Delivery> {

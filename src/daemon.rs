@@ -153,7 +153,7 @@ async fn work(
             last_prune = now;
         }
         if worked || last_snapshot.is_none_or(|t| now - t >= SNAPSHOT_EVERY) {
-            if let Err(e) = crate::status::write_snapshot(&ctx.config, &ctx.store, now) {
+            if let Err(e) = crate::status::write_snapshot(&ctx.config, &ctx.store, now, &next) {
                 warn!("unable to write the status snapshot: {e:#}");
             }
             last_snapshot = Some(now);
@@ -193,7 +193,7 @@ async fn work(
     }
     info!("stopping: flushing the store");
     ctx.store.flush().await?;
-    if let Err(e) = crate::status::write_snapshot(&ctx.config, &ctx.store, ctx.clock.now()) {
+    if let Err(e) = crate::status::write_snapshot(&ctx.config, &ctx.store, ctx.clock.now(), &next) {
         warn!("unable to write the status snapshot: {e:#}");
     }
     info!("stopped");

@@ -132,10 +132,19 @@ async fn get(fetcher: &Fetcher, url: &Url) -> anyhow::Result<crate::fetch::Body>
     }
 }
 
-async fn items_of(source: &Source, body: &crate::fetch::Body, rules: &[Rule], follow: bool, enricher: &Enricher, max_items: usize) -> anyhow::Result<Vec<Inspected>> {
+async fn items_of(
+    source: &Source,
+    body: &crate::fetch::Body,
+    rules: &[Rule],
+    follow: bool,
+    enricher: &Enricher,
+    max_items: usize,
+) -> anyhow::Result<Vec<Inspected>> {
     let today = jst_date(Utc::now());
     let extracted = match &source.kind {
-        SourceKind::Feed => extract::feed::extract(&source.id, &body.bytes, body.content_type.as_deref(), &body.url, max_items)?,
+        SourceKind::Feed => {
+            extract::feed::extract(&source.id, &body.bytes, body.content_type.as_deref(), &body.url, max_items)?
+        }
         SourceKind::Page(sel) => {
             let text = decode::decode(&body.bytes, body.content_type.as_deref()).text;
             extract::page::extract(&source.id, &text, &body.url, sel, max_items, today)?
@@ -190,17 +199,27 @@ fn release_report(url: Option<Url>, bytes: &[u8], content_type: Option<&str>, ru
 
 /// Inspects `target` (a source id, a URL or a file). `base` is the URL a
 /// file's relative links resolve against (it was saved from there).
-pub async fn inspect(target: &str, config: Option<&Config>, follow: bool, base: Option<&Url>) -> anyhow::Result<Report> {
+pub async fn inspect(
+    target: &str,
+    config: Option<&Config>,
+    follow: bool,
+    base: Option<&Url>,
+) -> anyhow::Result<Report> {
     let rules = rules_for(config);
     let settings = config.map(|c| c.fetch.clone()).unwrap_or_default();
     let fetcher = Fetcher::new(&settings)?;
     let enricher = Enricher::new(fetcher.clone());
 
-    let configured = config.and_then(|c| c.source(target).or_else(|| c.sources.iter().find(|s| s.url.as_str() == target)));
+    let configured =
+        config.and_then(|c| c.source(target).or_else(|| c.sources.iter().find(|s| s.url.as_str() == target)));
     if let Some(source) = configured {
         let body = get(&fetcher, &source.url).await?;
         let items = items_of(source, &body, &rules, follow, &enricher, settings.max_items).await?;
-        return Ok(Report::Items { source: format!("{} ({})", source.id, source.name), url: source.url.to_string(), items });
+        return Ok(Report::Items {
+            source: format!("{} ({})", source.id, source.name),
+            url: source.url.to_string(),
+            items,
+        });
     }
 
     let (url, bytes, content_type) = match Url::parse(target) {
@@ -211,15 +230,21 @@ pub async fn inspect(target: &str, config: Option<&Config>, follow: bool, base: 
         _ => {
             let path = Path::new(target);
             if !path.exists() {
-                let hint = if config.is_some() { "not a source id of the config, a URL or a file" } else { "not a URL or a file (pass --config to inspect a source by id)" };
+                let hint = if config.is_some() {
+                    "not a source id of the config, a URL or a file"
+                } else {
+                    "not a URL or a file (pass --config to inspect a source by id)"
+                };
                 anyhow::bail!("inspect: `{target}` is {hint}");
             }
-            let bytes = std::fs::read(path).map_err(|e| anyhow::anyhow!("inspect: unable to read {}: {e}", path.display()))?;
+            let bytes =
+                std::fs::read(path).map_err(|e| anyhow::anyhow!("inspect: unable to read {}: {e}", path.display()))?;
             let url = match base {
                 Some(b) => b.clone(),
                 None => {
                     let abs = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-                    Url::from_file_path(&abs).map_err(|_| anyhow::anyhow!("inspect: unusable path {}", abs.display()))?
+                    Url::from_file_path(&abs)
+                        .map_err(|_| anyhow::anyhow!("inspect: unusable path {}", abs.display()))?
                 }
             };
             (url, bytes, None)
@@ -246,12 +271,17 @@ fn facts_lines(f: &Facts, out: &mut String) {
     let people: Vec<String> = f
         .participants
         .iter()
-        .map(|p| format!("{} ({}{})", p.name, p.title, p.country.as_deref().map(|c| format!(", {c}")).unwrap_or_default()))
+        .map(|p| {
+            format!("{} ({}{})", p.name, p.title, p.country.as_deref().map(|c| format!(", {c}")).unwrap_or_default())
+        })
         .collect();
     let rows = [
         ("kind", Some(f.kind.label().to_owned())),
         ("date", f.date.map(|d| d.to_string())),
-        ("start", f.start_time.as_ref().map(|t| if f.local_time { format!("{t} local time") } else { format!("{t} JST") })),
+        (
+            "start",
+            f.start_time.as_ref().map(|t| if f.local_time { format!("{t} local time") } else { format!("{t} JST") }),
+        ),
         ("duration", f.duration_minutes.map(|m| format!("{m} min"))),
         ("place", f.place.clone()),
         ("who", (!people.is_empty()).then(|| people.join("; "))),

@@ -25,8 +25,8 @@
 pub mod clock;
 pub mod config;
 pub mod cycle;
-pub mod dates;
 pub mod daemon;
+pub mod dates;
 pub mod demo;
 pub mod digest;
 pub mod enrich;

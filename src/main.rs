@@ -30,13 +30,17 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run as a service: poll each source on its interval, mail digests, until SIGTERM.
-    #[command(after_help = "Example:\n  kisha run --config /etc/kisha/kisha.toml\n\nSIGTERM/SIGINT stop it cleanly; SIGHUP reloads the config.")]
+    #[command(
+        after_help = "Example:\n  kisha run --config /etc/kisha/kisha.toml\n\nSIGTERM/SIGINT stop it cleanly; SIGHUP reloads the config."
+    )]
     Run {
         #[arg(long, short)]
         config: PathBuf,
     },
     /// Run one cycle: fetch every source, record new items, mail one digest, exit.
-    #[command(after_help = "Example:\n  kisha once --config /etc/kisha/kisha.toml\n\nExit status 0 unless the config or the store is unusable; a failing source is reported, not fatal.")]
+    #[command(
+        after_help = "Example:\n  kisha once --config /etc/kisha/kisha.toml\n\nExit status 0 unless the config or the store is unusable; a failing source is reported, not fatal."
+    )]
     Once {
         #[arg(long, short)]
         config: PathBuf,
@@ -51,7 +55,9 @@ enum Command {
         config: PathBuf,
     },
     /// Show what a source, URL or file yields, and why each item matches or not. Changes nothing.
-    #[command(after_help = "Examples:\n  kisha inspect mod --config config/kisha.toml\n  kisha inspect https://www.mod.go.jp/j/rss/news.xml --follow\n  kisha inspect news.xml --base https://www.mod.go.jp/j/rss/news.xml\n  kisha inspect release.html --json")]
+    #[command(
+        after_help = "Examples:\n  kisha inspect mod --config config/kisha.toml\n  kisha inspect https://www.mod.go.jp/j/rss/news.xml --follow\n  kisha inspect news.xml --base https://www.mod.go.jp/j/rss/news.xml\n  kisha inspect release.html --json"
+    )]
     Inspect {
         /// A source id from the config, a URL, or a file (feed, listing or release page).
         target: String,
@@ -214,9 +220,16 @@ fn check(config: &Config) -> anyhow::Result<()> {
         if pages == 1 { "" } else { "s" }
     );
     println!("  rules:   {}", config.rules.iter().map(|r| r.id.as_str()).collect::<Vec<_>>().join(", "));
-    println!("  mail:    {} → {}", config.mail.from, config.mail.to.iter().map(|m| m.to_string()).collect::<Vec<_>>().join(", "));
+    println!(
+        "  mail:    {} → {}",
+        config.mail.from,
+        config.mail.to.iter().map(|m| m.to_string()).collect::<Vec<_>>().join(", ")
+    );
     println!("  via:     {transport}");
-    println!("  digests: {}", config.digest.schedule.as_ref().map_or("every cycle with matches".to_owned(), |s| s.text.clone()));
+    println!(
+        "  digests: {}",
+        config.digest.schedule.as_ref().map_or("every cycle with matches".to_owned(), |s| s.text.clone())
+    );
     println!("  state:   {}", config.state_dir.display());
     Ok(())
 }
@@ -244,7 +257,11 @@ fn show_status(config: &Config, json: bool) -> anyhow::Result<()> {
 fn events(config: &Config, since: Option<NaiveDate>, json: bool) -> anyhow::Result<()> {
     let events = match open_store(config) {
         Ok(store) => store.events_since(since)?,
-        Err(e) => snapshot_or(config, e)?.events.into_iter().filter(|ev| since.is_none_or(|s| ev.date.is_none_or(|d| d >= s))).collect(),
+        Err(e) => snapshot_or(config, e)?
+            .events
+            .into_iter()
+            .filter(|ev| since.is_none_or(|s| ev.date.is_none_or(|d| d >= s)))
+            .collect(),
     };
     if json {
         println!("{}", serde_json::to_string_pretty(&events)?);
@@ -254,7 +271,10 @@ fn events(config: &Config, since: Option<NaiveDate>, json: bool) -> anyhow::Resu
         println!("no events{}", since.map(|s| format!(" since {s}")).unwrap_or_default());
     }
     for e in &events {
-        let sent = e.first_sent.map(|t| t.with_timezone(&kisha::dates::jst()).format("%Y-%m-%d %H:%M").to_string()).unwrap_or_default();
+        let sent = e
+            .first_sent
+            .map(|t| t.with_timezone(&kisha::dates::jst()).format("%Y-%m-%d %H:%M").to_string())
+            .unwrap_or_default();
         println!(
             "{}  {}{}  ({} release{}, mailed {sent})",
             e.date.map(|d| d.to_string()).unwrap_or_else(|| "----------".into()),
@@ -279,7 +299,8 @@ fn preview(config: &Config, html: Option<PathBuf>) -> anyhow::Result<()> {
             (snap.queued, snap.events)
         }
     };
-    let Some(composed) = digest::compose(&queued, &known, config.digest.max_entries, &config.mail.subject_prefix, now) else {
+    let Some(composed) = digest::compose(&queued, &known, config.digest.max_entries, &config.mail.subject_prefix, now)
+    else {
         println!("nothing queued: no digest would go out now");
         return Ok(());
     };

@@ -88,7 +88,8 @@ pub fn snapshot_path(state_dir: &Path) -> PathBuf {
 
 /// Reads the status from the store.
 pub fn collect(config: &Config, store: &Store, now: DateTime<Utc>) -> anyhow::Result<Status> {
-    let states: std::collections::HashMap<String, crate::store::SourceState> = store.source_states()?.into_iter().collect();
+    let states: std::collections::HashMap<String, crate::store::SourceState> =
+        store.source_states()?.into_iter().collect();
     let sources = config
         .sources
         .iter()
@@ -142,9 +143,21 @@ pub fn collect(config: &Config, store: &Store, now: DateTime<Utc>) -> anyhow::Re
 }
 
 /// Writes the daemon's snapshot atomically (temporary file, then rename).
-pub fn write_snapshot(config: &Config, store: &Store, now: DateTime<Utc>) -> anyhow::Result<()> {
+/// `schedule` is the daemon's own next poll per source, which a source not
+/// yet polled has nowhere else.
+pub fn write_snapshot(
+    config: &Config,
+    store: &Store,
+    now: DateTime<Utc>,
+    schedule: &std::collections::HashMap<String, DateTime<Utc>>,
+) -> anyhow::Result<()> {
     let mut status = collect(config, store, now)?;
     status.daemon_pid = Some(std::process::id());
+    for s in &mut status.sources {
+        if let Some(t) = schedule.get(&s.id) {
+            s.next_poll = Some(*t);
+        }
+    }
     let mut queued = store.pending()?;
     queued.truncate(SNAPSHOT_ENTRIES);
     let mut events = store.events_since(None)?;
@@ -171,7 +184,9 @@ fn t(v: Option<DateTime<Utc>>) -> String {
 pub fn render(s: &Status) -> String {
     let mut out = String::new();
     let header = match s.daemon_pid {
-        Some(pid) => format!("kisha status (snapshot of the running daemon, pid {pid}, at {} JST)\n", t(Some(s.generated_at))),
+        Some(pid) => {
+            format!("kisha status (snapshot of the running daemon, pid {pid}, at {} JST)\n", t(Some(s.generated_at)))
+        }
         None => format!("kisha status at {} JST\n", t(Some(s.generated_at))),
     };
     out.push_str(&header);

@@ -462,7 +462,10 @@ impl Store {
             Ok(Some(inflight)) => {
                 let missing = inflight.keys.iter().filter(|k| !keys.contains(k)).count();
                 if missing > 0 {
-                    r.problems.push(format!("the digest in flight ({}) covers {missing} entries no longer queued", inflight.message_id));
+                    r.problems.push(format!(
+                        "the digest in flight ({}) covers {missing} entries no longer queued",
+                        inflight.message_id
+                    ));
                 }
                 r.in_flight = Some(inflight.message_id);
             }

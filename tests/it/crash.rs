@@ -10,9 +10,14 @@ const FEED: &str = "/feed.xml";
 
 /// A feed with `items` (title, path), newest first.
 fn feed(http: &HttpServer, items: &[(String, String)]) -> Vec<u8> {
-    let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?><rss version=\"2.0\"><channel><title>防衛省</title><link>https://www.mod.go.jp/</link>");
+    let mut xml = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><rss version=\"2.0\"><channel><title>防衛省</title><link>https://www.mod.go.jp/</link>",
+    );
     for (title, path) in items.iter().rev() {
-        xml.push_str(&format!("<item><title>{title}</title><link>{}</link><pubDate>Sat, 22 Aug 2026 18:00:00 +0900</pubDate></item>", http.url(path)));
+        xml.push_str(&format!(
+            "<item><title>{title}</title><link>{}</link><pubDate>Sat, 22 Aug 2026 18:00:00 +0900</pubDate></item>",
+            http.url(path)
+        ));
     }
     xml.push_str("</channel></rss>");
     xml.into_bytes()
@@ -21,7 +26,10 @@ fn feed(http: &HttpServer, items: &[(String, String)]) -> Vec<u8> {
 /// Runs `kisha once`, killing it with SIGKILL after `kill_after` if it is still running.
 async fn once_killed(setup: &Setup, kill_after: Option<Duration>, crash_at: Option<&str>) -> bool {
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_kisha"));
-    cmd.args(["once", "--config", setup.config.to_str().unwrap()]).env("RUST_LOG", "warn").stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+    cmd.args(["once", "--config", setup.config.to_str().unwrap()])
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
     if let Some(point) = crash_at {
         cmd.env("KISHA_CRASH_AT", point);
     }
@@ -44,8 +52,14 @@ async fn once_killed(setup: &Setup, kill_after: Option<Duration>, crash_at: Opti
 async fn sigkill_at_any_moment_loses_no_matched_item() {
     let http = HttpServer::start().await;
     let smtp = SmtpSink::start();
-    let setup = Setup::new("", &smtp_mail(smtp.port), &feed_source("mod", "防衛省", &http.url(FEED)), &keyword_rule(&["防衛相会談"]));
-    let mut items: Vec<(String, String)> = (0..20).map(|i| (format!("既存の発表{i}について"), format!("/old/{i}.html"))).collect();
+    let setup = Setup::new(
+        "",
+        &smtp_mail(smtp.port),
+        &feed_source("mod", "防衛省", &http.url(FEED)),
+        &keyword_rule(&["防衛相会談"]),
+    );
+    let mut items: Vec<(String, String)> =
+        (0..20).map(|i| (format!("既存の発表{i}について"), format!("/old/{i}.html"))).collect();
     http.set(FEED, Reply::file("application/rss+xml", feed(&http, &items)));
     once(&setup).await; // the baseline
 
@@ -96,7 +110,8 @@ async fn sigkill_at_any_moment_loses_no_matched_item() {
     let mut lost = Vec::new();
     let mut duplicated = 0;
     for title in &published {
-        let ids: Vec<&str> = mails.iter().filter(|m| m.text.contains(title.as_str())).map(|m| m.message_id.as_str()).collect();
+        let ids: Vec<&str> =
+            mails.iter().filter(|m| m.text.contains(title.as_str())).map(|m| m.message_id.as_str()).collect();
         match ids.len() {
             0 => lost.push(title.clone()),
             1 => {}

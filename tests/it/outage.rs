@@ -7,7 +7,10 @@ const FEED: &str = "/feed.xml";
 fn feed_with(http: &HttpServer, titles: &[String]) -> Vec<u8> {
     let mut xml = String::from("<rss version=\"2.0\"><channel><title>t</title>");
     for (i, t) in titles.iter().enumerate() {
-        xml.push_str(&format!("<item><title>{t}</title><link>{}</link></item>", http.url(&format!("/p/{i}-{}.html", t.len()))));
+        xml.push_str(&format!(
+            "<item><title>{t}</title><link>{}</link></item>",
+            http.url(&format!("/p/{i}-{}.html", t.len()))
+        ));
     }
     xml.push_str("</channel></rss>");
     xml.into_bytes()
@@ -18,7 +21,12 @@ fn titles(prefix: &str, n: usize) -> Vec<String> {
 }
 
 async fn setup_with(http: &HttpServer, mail: &str, extra: &str) -> Setup {
-    Setup::new(&format!("first_run = \"mail\"\n{extra}"), mail, &feed_source("mod", "防衛省", &http.url(FEED)), &keyword_rule(&["防衛相会談"]))
+    Setup::new(
+        &format!("first_run = \"mail\"\n{extra}"),
+        mail,
+        &feed_source("mod", "防衛省", &http.url(FEED)),
+        &keyword_rule(&["防衛相会談"]),
+    )
 }
 
 async fn status_json(setup: &Setup) -> serde_json::Value {
@@ -127,15 +135,32 @@ async fn a_burst_of_500_matches_makes_one_capped_digest() {
     let http = HttpServer::start().await;
     http.set(FEED, Reply::file("application/rss+xml", feed_with(&http, &titles("前", 3))));
     let smtp = SmtpSink::start();
-    let setup = Setup::new("", &smtp_mail(smtp.port), &feed_source("mod", "防衛省", &http.url(FEED)), &keyword_rule(&["防衛相会談"]));
+    let setup = Setup::new(
+        "",
+        &smtp_mail(smtp.port),
+        &feed_source("mod", "防衛省", &http.url(FEED)),
+        &keyword_rule(&["防衛相会談"]),
+    );
     once(&setup).await; // baseline
-    http.set(FEED, Reply::file("application/rss+xml", feed_with(&http, &[titles("前", 3), titles("急", 500)].concat())));
+    http.set(
+        FEED,
+        Reply::file("application/rss+xml", feed_with(&http, &[titles("前", 3), titles("急", 500)].concat())),
+    );
     once(&setup).await;
     let mails = smtp.messages();
     assert_eq!(mails.len(), 1, "one digest, never hundreds of mails");
-    assert!(mails[0].text.contains("+450 more matches not shown"), "{}", &mails[0].text[mails[0].text.len().saturating_sub(600)..]);
+    assert!(
+        mails[0].text.contains("+450 more matches not shown"),
+        "{}",
+        &mails[0].text[mails[0].text.len().saturating_sub(600)..]
+    );
     assert!(mails[0].subject.contains("+"), "{}", mails[0].subject);
-    let shown = (0..500).filter(|i| mails[0].text.contains(&format!("急防衛相会談{i}\n")) || mails[0].text.contains(&format!("急防衛相会談{i},"))).count();
+    let shown = (0..500)
+        .filter(|i| {
+            mails[0].text.contains(&format!("急防衛相会談{i}\n"))
+                || mails[0].text.contains(&format!("急防衛相会談{i},"))
+        })
+        .count();
     assert_eq!(shown, 50, "digest.max_entries defaults to 50:\n{}", &mails[0].text[..2000.min(mails[0].text.len())]);
     // Nothing stays behind to trickle out as more mails.
     once(&setup).await;
@@ -152,13 +177,21 @@ async fn a_site_that_moves_every_url_is_not_news() {
     let listing = |prefix: &str| {
         let mut xml = String::from("<rss version=\"2.0\"><channel><title>t</title>");
         for (i, t) in items.iter().enumerate() {
-            xml.push_str(&format!("<item><title>{t}</title><link>{}</link></item>", http.url(&format!("/{prefix}/{i}.html"))));
+            xml.push_str(&format!(
+                "<item><title>{t}</title><link>{}</link></item>",
+                http.url(&format!("/{prefix}/{i}.html"))
+            ));
         }
         xml + "</channel></rss>"
     };
     http.set(FEED, Reply::file("application/rss+xml", listing("old")));
     let smtp = SmtpSink::start();
-    let setup = Setup::new("", &smtp_mail(smtp.port), &feed_source("mod", "防衛省", &http.url(FEED)), &keyword_rule(&["防衛相会談"]));
+    let setup = Setup::new(
+        "",
+        &smtp_mail(smtp.port),
+        &feed_source("mod", "防衛省", &http.url(FEED)),
+        &keyword_rule(&["防衛相会談"]),
+    );
     once(&setup).await;
     http.set(FEED, Reply::file("application/rss+xml", listing("new-site")));
     let out = once(&setup).await;
@@ -189,7 +222,10 @@ async fn a_second_process_on_the_same_state_gets_a_clear_error() {
     let out = kisha(&["once", "--config", setup.config.to_str().unwrap()]).await;
     assert!(!out.status.success());
     let err = stderr(&out);
-    assert!(err.contains("in use by another kisha process") && err.contains(&format!("pid {}", daemon.id().unwrap())), "{err}");
+    assert!(
+        err.contains("in use by another kisha process") && err.contains(&format!("pid {}", daemon.id().unwrap())),
+        "{err}"
+    );
     // `status` still works, from the daemon's snapshot.
     for _ in 0..100 {
         if setup.state().join("snapshot.json").exists() {
@@ -209,7 +245,11 @@ async fn starttls_and_implicit_tls_with_auth_deliver() {
     let http = HttpServer::start().await;
     http.set(FEED, Reply::file("application/rss+xml", feed_with(&http, &titles("六", 1))));
     for (mode, security) in [("starttls", "starttls"), ("implicit", "tls")] {
-        let smtp = SmtpSink::start_with(smtp_opts::Options { tls: Some(mode), auth: Some("desk:s3cret-pass"), ..Default::default() });
+        let smtp = SmtpSink::start_with(smtp_opts::Options {
+            tls: Some(mode),
+            auth: Some("desk:s3cret-pass"),
+            ..Default::default()
+        });
         let mail = format!(
             "[mail]\nfrom = \"kisha@test.invalid\"\nto = [\"desk@test.invalid\"]\n[mail.smtp]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"{security}\"\nusername = \"desk\"\npassword_env = \"KISHA_TEST_SMTP_PASSWORD\"\nca_file = \"{}\"\ntimeout = \"5s\"\n",
             smtp.port,
@@ -246,7 +286,11 @@ async fn the_smtp_password_never_appears_in_logs_status_or_errors() {
         .await
         .unwrap();
     let everything = format!("{}{}", stdout(&out), stderr(&out));
-    assert!(everything.contains("535") || everything.to_lowercase().contains("auth"), "the AUTH failure is reported:\n{}", stderr(&out));
+    assert!(
+        everything.contains("535") || everything.to_lowercase().contains("auth"),
+        "the AUTH failure is reported:\n{}",
+        stderr(&out)
+    );
     assert!(!everything.contains(secret), "the password leaked into the output");
     let status = kisha(&["status", "--json", "--config", setup.config.to_str().unwrap()]).await;
     assert!(!stdout(&status).contains(secret));
@@ -277,7 +321,8 @@ async fn world_readable_password_files_and_world_writable_configs_are_refused() 
         "[mail]\nfrom = \"kisha@test.invalid\"\nto = [\"desk@test.invalid\"]\n[mail.smtp]\nhost = \"127.0.0.1\"\nport = {smtp_port}\nusername = \"desk\"\npassword_file = \"{}\"\n",
         pw.display()
     );
-    let setup = Setup::new("", &mail, &feed_source("mod", "防衛省", "http://127.0.0.1:1/feed.xml"), &keyword_rule(&["x"]));
+    let setup =
+        Setup::new("", &mail, &feed_source("mod", "防衛省", "http://127.0.0.1:1/feed.xml"), &keyword_rule(&["x"]));
     let out = kisha(&["check", "--config", setup.config.to_str().unwrap()]).await;
     assert!(!out.status.success());
     assert!(stderr(&out).contains("world-readable password file"), "{}", stderr(&out));

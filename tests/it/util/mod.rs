@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 pub use http::{HttpServer, Reply};
-pub use smtp::SmtpSink;
 pub use smtp as smtp_opts;
+pub use smtp::SmtpSink;
 
 pub fn fixture(path: &str) -> Vec<u8> {
     std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(path)).unwrap()
@@ -47,7 +47,8 @@ impl Setup {
 
     /// Adds lines to the config's `[fetch]` table.
     pub fn with_fetch(self, lines: &str) -> Setup {
-        let text = std::fs::read_to_string(&self.config).unwrap().replacen("[fetch]\n", &format!("[fetch]\n{lines}\n"), 1);
+        let text =
+            std::fs::read_to_string(&self.config).unwrap().replacen("[fetch]\n", &format!("[fetch]\n{lines}\n"), 1);
         std::fs::write(&self.config, text).unwrap();
         self
     }

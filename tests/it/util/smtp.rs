@@ -66,7 +66,7 @@ impl SmtpSink {
         if let Some(port) = opts.port {
             cmd.args(["--port", &port.to_string()]);
         }
-        let child = cmd
+        let mut child = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
@@ -79,6 +79,8 @@ impl SmtpSink {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+        let _ = child.kill();
+        let _ = child.wait();
         panic!("smtp_sink.py did not start within 10 s");
     }
 
