@@ -238,3 +238,50 @@ async fn the_demo_mails_the_seed_day() {
     assert_eq!(eml.len(), 1, "one .eml written");
     assert!(text.contains("not modified (304)"), "the unchanged MLIT feed answers 304:\n{text}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sources_are_fetched_concurrently_but_at_most_per_host_at_once() {
+    let http = HttpServer::start().await;
+    let mut sources = String::new();
+    for i in 0..8 {
+        let path = format!("/slow/{i}.xml");
+        let body = format!("<rss version=\"2.0\"><channel><title>t</title><item><title>T{i}</title><link>{}</link></item></channel></rss>", http.url(&format!("/p/{i}")));
+        http.set(&path, Reply::Slow(std::time::Duration::from_millis(300), Box::new(Reply::file("application/rss+xml", body))));
+        sources.push_str(&feed_source(&format!("s{i}"), "S", &http.url(&path)));
+    }
+    let mail = "[mail]\nfrom = \"k@t.invalid\"\nto = [\"d@t.invalid\"]\ntransport = \"file\"\n";
+    for (per_host, expected) in [(2, 2), (1, 1), (8, 8)] {
+        let setup = Setup::new("", mail, &sources, &keyword_rule(&["x"])).with_fetch(&format!("per_host = {per_host}"));
+        http.clear_hits();
+        once(&setup).await;
+        assert_eq!(http.max_in_flight(), expected, "per_host = {per_host}");
+        assert_eq!(http.hits().len(), 8);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn logs_are_plain_text_with_source_url_and_rule_fields() {
+    let http = HttpServer::start().await;
+    http.set(MLIT, Reply::file("application/rdf+xml", fixture("captures/mlit.xml")));
+    let mail = "[mail]\nfrom = \"k@t.invalid\"\nto = [\"d@t.invalid\"]\ntransport = \"file\"\n";
+    let setup = Setup::new("first_run = \"mail\"", mail, &feed_source("mlit", "国土交通省", &http.url(MLIT)), &keyword_rule(&["下水道"]));
+    let out = once(&setup).await;
+    let log = stderr(&out);
+    assert!(!log.contains('\u{1b}'), "no ANSI colour when stderr is not a terminal");
+    let matched = log.lines().find(|l| l.contains("matched")).expect("a matched line");
+    assert!(matched.contains("source=mlit") && matched.contains("rule=words") && matched.contains("url="), "{matched}");
+
+    // log_level in the config quiets it; RUST_LOG wins over it.
+    let quiet = Setup::new("log_level = \"warn\"", mail, &feed_source("mlit", "国土交通省", &http.url(MLIT)), &keyword_rule(&["下水道"]));
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_kisha"))
+        .args(["once", "--config", quiet.config.to_str().unwrap()])
+        .env_remove("RUST_LOG")
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success());
+    assert!(!stderr(&out).contains(" INFO "), "{}", stderr(&out));
+    let fresh = Setup::new("log_level = \"warn\"", mail, &feed_source("mlit", "国土交通省", &http.url(MLIT)), &keyword_rule(&["下水道"]));
+    let loud = kisha(&["once", "--config", fresh.config.to_str().unwrap()]).await;
+    assert!(stderr(&loud).contains(" INFO "), "RUST_LOG=info overrides log_level");
+}

@@ -45,10 +45,14 @@ impl Setup {
         Setup { dir, config }
     }
 
-    /// Adds lines to the config's `[fetch]` table.
+    /// Sets keys in the config's `[fetch]` table (`key = value` lines).
     pub fn with_fetch(self, lines: &str) -> Setup {
-        let text =
-            std::fs::read_to_string(&self.config).unwrap().replacen("[fetch]\n", &format!("[fetch]\n{lines}\n"), 1);
+        let mut text = std::fs::read_to_string(&self.config).unwrap();
+        for line in lines.lines() {
+            let key = line.split('=').next().unwrap().trim();
+            text = text.lines().filter(|l| l.split('=').next().map(str::trim) != Some(key)).collect::<Vec<_>>().join("\n") + "\n";
+            text = text.replacen("[fetch]\n", &format!("[fetch]\n{line}\n"), 1);
+        }
         std::fs::write(&self.config, text).unwrap();
         self
     }
