@@ -675,30 +675,17 @@ async fn send(ctx: &Context, inflight: Inflight, mut state: MailState, resent: b
     state.last_attempt = Some(now);
     match mail::send(settings, &inflight.message_id, &inflight.eml).await {
         Ok(delivered) => {
+            // First of all, one write(2) that survives a kill of the process:
+            // the server has the digest, so a restart must not send it again.
+            if let Err(e) = store.journal_ack(&inflight.message_id) {
+                warn!("unable to journal the acceptance (a crash now would resend the digest): {e}");
+            }
             crash_point("sent");
             let delivered = match delivered {
                 mail::Delivered::Smtp { response } => format!("accepted by SMTP: {response}"),
                 mail::Delivered::File { path } => format!("written to {}", path.display()),
             };
-            state.consecutive_failures = 0;
-            state.next_attempt = None;
-            state.last_error = None;
-            state.last_delivery = Some(now);
-            state.last_message_id = Some(inflight.message_id.clone());
-            state.digests_sent += 1;
-            let events = digest::event::sent(&inflight.events, &inflight.message_id, now);
-            store.finish_delivery(&inflight, &state, &events)?;
-            crash_point("acked");
-            store.flush().await?;
-            info!(message_id = %inflight.message_id, items = inflight.items, events = events.len(), resent, "digest delivered: {delivered}");
-            Ok(Delivery::Sent {
-                message_id: inflight.message_id,
-                items: inflight.items,
-                events: events.len(),
-                delivered,
-                resent,
-                text: inflight.text,
-            })
+            acknowledge(ctx, inflight, state, delivered, resent).await
         }
         Err(e) => {
             let permanent = e.is_permanent();

@@ -14,6 +14,10 @@ use chrono::{DateTime, Utc};
 use crate::outbox::{Entry, Notice, Queued};
 pub use event::{Draft, Event};
 
+/// The most matches one digest names, in full or on one line each. A burst
+/// beyond it is counted in a "+N more" line (`kisha events` lists them all).
+pub const MAX_LISTED: usize = 500;
+
 /// A digest ready to be mailed.
 #[derive(Debug, Clone)]
 pub struct Composed {
@@ -56,23 +60,34 @@ pub fn compose(
         .collect();
     let drafts = event::group(&entries, known);
 
-    // Show whole events until the cap; sum up the rest.
+    // Whole events in full until `max_entries`; then one line per release up
+    // to MAX_LISTED in all; beyond that, a count. A burst or a backlog after
+    // an outage still makes one mail, and every item in it up to the cap.
     let mut shown = Vec::new();
+    let mut listed = Vec::new();
     let mut budget = max_entries;
+    let mut lines_left = MAX_LISTED.saturating_sub(max_entries);
     let mut more = 0;
     for d in &drafts {
-        let new = d.event.releases.iter().filter(|r| r.is_new).count();
-        if new <= budget || shown.is_empty() {
-            budget = budget.saturating_sub(new);
+        let new: Vec<&event::EventRelease> = d.event.releases.iter().filter(|r| r.is_new).collect();
+        if new.len() <= budget || shown.is_empty() {
+            budget = budget.saturating_sub(new.len());
             shown.push(d.clone());
-        } else {
-            more += new;
+            continue;
+        }
+        for r in new {
+            if lines_left > 0 {
+                listed.push(r.clone());
+                lines_left -= 1;
+            } else {
+                more += 1;
+            }
         }
     }
     let in_reply_to: Vec<String> =
         shown.iter().filter(|d| d.update).filter_map(|d| d.event.message_id.clone()).collect();
-    let subject = render::subject(subject_prefix, &shown, more);
-    let view = render::view(&shown, &notices, more, now);
+    let subject = render::subject(subject_prefix, &shown, listed.len() + more);
+    let view = render::view(&shown, &listed, &notices, more, now);
     Some(Composed {
         subject,
         text: render::text(&view),

@@ -37,6 +37,8 @@ pub struct View {
     pub generated: String,
     pub version: &'static str,
     pub events: Vec<EventView>,
+    /// Matches past `digest.max_entries`, one line each.
+    pub listed: Vec<SourceView>,
     pub more: usize,
     pub more_since: String,
     pub notices: Vec<NoticeView>,
@@ -184,17 +186,25 @@ fn event_view(d: &Draft) -> EventView {
     }
 }
 
-pub fn view(drafts: &[Draft], notices: &[&Notice], more: usize, now: DateTime<Utc>) -> View {
+pub fn view(drafts: &[Draft], listed: &[EventRelease], notices: &[&Notice], more: usize, now: DateTime<Utc>) -> View {
     let local = now.with_timezone(&jst());
     let releases: usize = drafts.iter().map(|d| d.event.releases.iter().filter(|r| r.is_new).count()).sum();
-    let total = releases + more;
+    let total = releases + listed.len() + more;
     let heading = format!(
         "kisha digest, {} · {} event{}, {total} new release{}{}",
         local.format("%Y-%m-%d %H:%M JST"),
         drafts.len(),
         if drafts.len() == 1 { "" } else { "s" },
         if total == 1 { "" } else { "s" },
-        if more > 0 { format!(" ({more} not shown)") } else { String::new() },
+        if listed.len() + more > 0 {
+            format!(
+                " ({} in brief{})",
+                listed.len() + more,
+                if more > 0 { format!(", {more} only counted") } else { String::new() }
+            )
+        } else {
+            String::new()
+        },
     );
     let notices = notices
         .iter()
@@ -226,6 +236,7 @@ pub fn view(drafts: &[Draft], notices: &[&Notice], more: usize, now: DateTime<Ut
         generated: local.format("%Y-%m-%d %H:%M:%S JST").to_string(),
         version: env!("CARGO_PKG_VERSION"),
         events: drafts.iter().map(event_view).collect(),
+        listed: listed.iter().map(source_view).collect(),
         more,
         more_since: (local.date_naive() - chrono::Days::new(7)).to_string(),
         notices,
