@@ -141,7 +141,9 @@ def main():
 
         def authenticator(server, session, envelope, mechanism, auth_data):
             ok = isinstance(auth_data, LoginPassword) and auth_data.login.decode() == user and auth_data.password.decode() == password
-            return AuthResult(success=ok)
+            # handled=False: aiosmtpd answers 235 or 535 itself (its default,
+            # True, means "already answered" and leaves the client waiting).
+            return AuthResult(success=ok, handled=False)
 
         kwargs["authenticator"] = authenticator
         kwargs["auth_required"] = True
