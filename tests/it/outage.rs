@@ -327,3 +327,70 @@ async fn world_readable_password_files_and_world_writable_configs_are_refused() 
     assert!(!out.status.success());
     assert!(stderr(&out).contains("world-writable"), "{}", stderr(&out));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn source_health_appears_in_the_footer_once_when_it_turns_and_once_when_it_recovers() {
+    let http = HttpServer::start().await;
+    let good = |titles: &[&str]| {
+        let mut html = String::from("<html><head><meta charset=\"utf-8\"></head><body><ul class=\"news\">");
+        for (i, t) in titles.iter().enumerate() {
+            html.push_str(&format!("<li><a href=\"/p/{i}-{}.html\">{t}</a></li>", t.len()));
+        }
+        Reply::file("text/html; charset=UTF-8", html + "</ul></body></html>")
+    };
+    http.set("/news.html", good(&["既存の発表"]));
+    http.set("/broken.xml", Reply::status(503));
+    http.set("/feed.xml", Reply::file("application/rss+xml", feed_with(&http, &titles("基", 1))));
+    let smtp = SmtpSink::start();
+    let sources = feed_source("feed", "防衛省", &http.url("/feed.xml"))
+        + &feed_source("broken", "法務省", &http.url("/broken.xml"))
+        + &format!(
+            "[[source]]\nid = \"page\"\nname = \"外務省\"\nkind = \"page\"\nurl = \"{}\"\nitem = \"ul.news li\"\n",
+            http.url("/news.html")
+        );
+    let setup = Setup::new("", &smtp_mail(smtp.port), &sources, &keyword_rule(&["防衛相会談"]));
+    let publish = |n: usize| {
+        let all: Vec<String> = (0..=n).flat_map(|k| titles(&format!("第{k}回"), 1)).collect();
+        http.set("/feed.xml", Reply::file("application/rss+xml", feed_with(&http, &all)));
+    };
+    let footer = |m: &smtp::Mail| m.text.split("Source health:").nth(1).unwrap_or("").to_owned();
+
+    // Three failures in a row make `broken` unhealthy, and the page is
+    // redesigned (its selector now matches nothing). (Mojibake is flagged the
+    // same way; tests/it/hostile.rs covers its detection.)
+    once(&setup).await; // baseline
+    for _ in 0..2 {
+        let _ = kisha(&send_now(&setup)).await;
+    }
+    http.set(
+        "/news.html",
+        Reply::file(
+            "text/html",
+            "<html><body><div class=\"new-layout\"><a href=\"/x\">新デザイン</a></div></body></html>",
+        ),
+    );
+    publish(1);
+    kisha(&send_now(&setup)).await;
+    let mails = smtp.messages();
+    assert_eq!(mails.len(), 1);
+    let first = footer(&mails[0]);
+    assert!(first.contains("法務省 (broken) is unhealthy") && first.contains("503"), "{}", mails[0].text);
+    assert!(first.contains("外務省 (page) is unhealthy") && first.contains("ul.news li"), "{first}");
+
+    // Still failing: the next digests do not repeat it.
+    publish(2);
+    kisha(&send_now(&setup)).await;
+    assert_eq!(smtp.messages().len(), 2);
+    assert!(!smtp.messages()[1].text.contains("Source health"), "{}", smtp.messages()[1].text);
+
+    // Both recover: said once.
+    http.set("/broken.xml", Reply::file("application/rss+xml", feed_with(&http, &titles("法", 1))));
+    http.set("/news.html", good(&["既存の発表", "新しい発表"]));
+    publish(3);
+    kisha(&send_now(&setup)).await;
+    let last = footer(&smtp.messages()[2]);
+    assert!(last.contains("法務省 (broken) recovered") && last.contains("外務省 (page) recovered"), "{last}");
+    publish(4);
+    kisha(&send_now(&setup)).await;
+    assert!(!smtp.messages()[3].text.contains("Source health"));
+}
