@@ -328,3 +328,54 @@ async fn it_tells_systemd_it_is_ready_and_pings_the_watchdog_while_alive() {
     let mut child = service.child;
     assert!(tokio::time::timeout(Duration::from_secs(15), child.wait()).await.unwrap().unwrap().success());
 }
+
+fn proc_status(key: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with(key))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .unwrap_or(0)
+}
+
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+/// 24 simulated hours of a daemon polling 10 sources every 10 minutes (all
+/// answering 304 after the first poll). File descriptors must stay flat; the
+/// resident memory is printed, not asserted (it includes this test process).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_simulated_day_of_polling_keeps_file_descriptors_flat() {
+    let http = HttpServer::start().await;
+    let smtp = SmtpSink::start();
+    let mut sources = String::new();
+    for i in 0..10 {
+        let path = format!("/f{i}.xml");
+        http.set(&path, feed(&http, &["既存"]));
+        sources.push_str(
+            &feed_source(&format!("s{i}"), "S", &http.url(&path))
+                .replace("kind = \"feed\"", "kind = \"feed\"\ninterval = \"10m\""),
+        );
+    }
+    let setup = Setup::new("", &smtp_mail(smtp.port), &sources, &keyword_rule(&["防衛相会談"]));
+    let start = jst("2026-11-30T00:00:00");
+    let d = Daemon::start(&setup, start).await;
+    d.run_until(start + chrono::Duration::hours(1)).await;
+    let (fds_1h, rss_1h) = (open_fds(), proc_status("VmRSS:"));
+    http.clear_hits();
+    d.run_until(start + chrono::Duration::hours(24)).await;
+    let (fds_24h, rss_24h) = (open_fds(), proc_status("VmRSS:"));
+    let polls = http.hits().len();
+    println!(
+        "a simulated day: {polls} polls after the first hour ({} answered 304); open fds {fds_1h} → {fds_24h}; RSS of the test process {} KiB → {} KiB (peak {} KiB)",
+        http.hits().iter().filter(|h| h.status == 304).count(),
+        rss_1h,
+        rss_24h,
+        proc_status("VmHWM:")
+    );
+    // 23 hours at one poll per 10–11 minutes (the interval plus at most a tenth of jitter).
+    assert!(polls >= 10 * (23 * 60 / 11), "every source polled about every 10 minutes: {polls}");
+    assert!(fds_24h <= fds_1h + 4, "file descriptors grew: {fds_1h} → {fds_24h}");
+    d.stop().await;
+}
