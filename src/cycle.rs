@@ -61,14 +61,27 @@ fn hash64(text: &str) -> u64 {
     u64::from_be_bytes(digest[..8].try_into().expect("a SHA-256 digest has 8 bytes"))
 }
 
+/// A listing as [`SourceState::last_listing`] keeps it: (title hash, id hash)
+/// per item.
+fn listing(items: &[Item]) -> Vec<(u64, u64)> {
+    items.iter().map(|i| (hash64(&crate::text::fold(&i.title)), hash64(&i.id))).collect()
+}
+
 /// The new items that are old items under new URLs: their title was listed
 /// last time under a URL that has now left the listing. Titles recur (every
 /// 「日仏防衛相会談について」), so this counts only as a mass move: at least
 /// three such items, and at least half of what is new.
-fn moved_items<'a>(last: &[(u64, u64)], items: &[Item], new: &[&'a Item]) -> Vec<&'a Item> {
-    let current: std::collections::HashSet<u64> = items.iter().map(|i| hash64(&i.id)).collect();
+fn moved_items<'a>(last: &[(u64, u64)], listing: &[(u64, u64)], new: &[&'a Item]) -> Vec<&'a Item> {
+    if new.is_empty() {
+        return Vec::new();
+    }
+    let current: std::collections::HashSet<u64> = listing.iter().map(|(_, id)| *id).collect();
     let gone: std::collections::HashSet<u64> =
         last.iter().filter(|(_, id)| !current.contains(id)).map(|(t, _)| *t).collect();
+    // A first poll, or one where nothing left the listing: no title to fold.
+    if gone.is_empty() {
+        return Vec::new();
+    }
     let moved: Vec<&Item> =
         new.iter().copied().filter(|i| gone.contains(&hash64(&crate::text::fold(&i.title)))).collect();
     if moved.len() >= 3 && moved.len() * 2 >= new.len() { moved } else { Vec::new() }
@@ -381,7 +394,8 @@ async fn poll_source_inner(ctx: &Context, source: &Source) -> anyhow::Result<Out
     let baseline = !state.baseline_done && ctx.config.first_run == FirstRun::Baseline;
     // A site that moves its pages lists the same titles under new URLs: those
     // items are recorded, not mailed, and the move is reported once.
-    let moved = moved_items(&state.last_listing, &extracted.items, &new);
+    let listing = listing(&extracted.items);
+    let moved = moved_items(&state.last_listing, &listing, &new);
     let fresh: Vec<&Item> = new.iter().copied().filter(|i| !moved.iter().any(|m| m.id == i.id)).collect();
     let moved_detail = (moved.len() >= 3)
         .then(|| format!("{} items reappeared under new URLs (site moved?); recorded, not mailed", moved.len()));
@@ -389,8 +403,7 @@ async fn poll_source_inner(ctx: &Context, source: &Source) -> anyhow::Result<Out
         warn!(source = %source.id, url = %source.url, moved = moved.len(), "{detail}");
     }
     let entries = if baseline { Vec::new() } else { match_items(ctx, source, &fresh, now).await };
-    state.last_listing =
-        extracted.items.iter().map(|i| (hash64(&crate::text::fold(&i.title)), hash64(&i.id))).collect();
+    state.last_listing = listing;
     state.validators = body.validators;
     state.last_item_count = Some(extracted.items.len());
     state.items_seen += new.len() as u64;
