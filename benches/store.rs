@@ -1,0 +1,226 @@
+//! How the store grows with what it has seen: size on disk, the cost of one
+//! poll's lookups and commit, opening, pruning and memory, at 10^4, 10^5 and
+//! 10^6 seen items.
+//!
+//! ```sh
+//! cargo bench --bench store                          # 10^4, 10^5, 10^6 (a few minutes)
+//! cargo bench --bench store -- 10000 100000          # chosen sizes
+//! cargo bench --bench store -- --cache-mib 8         # another [store] cache_mib
+//! cargo bench --bench store -- fill DIR M            # put M seen items in the store in DIR
+//! ```
+//!
+//! The items are spread over the 800 days before now, oldest first, 30 to a
+//! poll as a listing gives them, over 1,000 sources; so the default
+//! `store.retention` (400 days) prunes half. Each size is filled by one child
+//! process and measured by another, which opens the store as `kisha once`
+//! would: its peak RSS is its own. Times are reported, never asserted.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use chrono::{DateTime, Duration, Utc};
+use kisha::extract::Item;
+use kisha::store::{SourceState, Store};
+
+const PER_POLL: usize = 30;
+const SOURCES: usize = 1_000;
+const SPAN_DAYS: i64 = 800;
+const RETENTION_DAYS: i64 = 400;
+/// Polls timed per kind in a measurement.
+const POLLS: usize = 1_000;
+
+fn url(n: usize) -> String {
+    format!("https://www.ministry{:04}.go.jp/press/release/2024/{n:09}.html", n % SOURCES)
+}
+
+fn item(n: usize) -> Item {
+    Item::new("bench", url::Url::parse(&url(n)).ok(), format!("報道発表 {n}"), None)
+}
+
+fn source_id(n: usize) -> String {
+    format!("fill{:04}", (n / PER_POLL) % SOURCES)
+}
+
+/// When item `n` of `total` was first seen: evenly over the last 800 days.
+fn first_seen(n: usize, total: usize, now: DateTime<Utc>) -> DateTime<Utc> {
+    let age = Duration::seconds(SPAN_DAYS * 86_400 * (total - n) as i64 / total as i64);
+    now - age
+}
+
+fn fill(dir: &Path, total: usize, cache_mib: u64) {
+    let store = Store::open(dir, cache_mib << 20).expect("open the store");
+    let now = Utc::now();
+    let state = SourceState { baseline_done: true, ..Default::default() };
+    let mut n = 0;
+    while n < total {
+        let end = (n + PER_POLL).min(total);
+        let items: Vec<Item> = (n..end).map(item).collect();
+        let refs: Vec<&Item> = items.iter().collect();
+        store.commit_poll(&source_id(n), &state, &refs, &[], first_seen(n, total, now)).expect("commit");
+        n = end;
+    }
+    store.flush_blocking().expect("flush");
+}
+
+/// A fixed pseudo-random sequence, for lookups spread over the whole tree.
+struct Lcg(u64);
+impl Lcg {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((self.0 >> 33) as usize) % n
+    }
+}
+
+fn status_kib(field: &str) -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn du(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| match e.metadata() {
+                    Ok(m) if m.is_dir() => du(&e.path()),
+                    Ok(m) => m.len(),
+                    Err(_) => 0,
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// Opens a filled store and times what a cycle and the daemon do with it.
+/// Prints one tab-separated line.
+fn measure(dir: &Path, total: usize, cache_mib: u64) {
+    let size_before = du(dir);
+    let t = Instant::now();
+    let store = Store::open(dir, cache_mib << 20).expect("open the store");
+    let open_ms = t.elapsed().as_secs_f64() * 1e3;
+    let now = Utc::now();
+    let mut rng = Lcg(7);
+    let state = SourceState { baseline_done: true, ..Default::default() };
+
+    // A listing with 3 new items on top of 27 known ones: lookups, then the
+    // transaction that records the new ones.
+    let t = Instant::now();
+    for p in 0..POLLS {
+        let mut listing: Vec<Item> = (0..3).map(|k| item(total + p * 3 + k)).collect();
+        listing.extend((0..PER_POLL - 3).map(|_| item(rng.below(total))));
+        let new = store.unseen(&listing).expect("lookup");
+        assert_eq!(new.len(), 3, "the 3 new items, and only them, are unseen");
+        store.commit_poll(&source_id(p * PER_POLL), &state, &new, &[], now).expect("commit");
+    }
+    let changed_us = t.elapsed().as_secs_f64() * 1e6 / POLLS as f64;
+
+    // A listing with nothing new (a server without conditional GET).
+    let t = Instant::now();
+    for p in 0..POLLS {
+        let listing: Vec<Item> = (0..PER_POLL).map(|_| item(rng.below(total))).collect();
+        assert!(store.unseen(&listing).expect("lookup").is_empty());
+        store.commit_poll(&source_id(p * PER_POLL), &state, &[], &[], now).expect("commit");
+    }
+    let unchanged_us = t.elapsed().as_secs_f64() * 1e6 / POLLS as f64;
+
+    let t = Instant::now();
+    store.flush_blocking().expect("flush");
+    let flush_ms = t.elapsed().as_secs_f64() * 1e3;
+
+    let t = Instant::now();
+    let removed = store.prune_seen(now - Duration::days(RETENTION_DAYS)).expect("prune");
+    store.flush_blocking().expect("flush");
+    let prune_s = t.elapsed().as_secs_f64();
+    let left = store.seen_count();
+    drop(store);
+    println!(
+        "{total}\t{size_before}\t{open_ms:.1}\t{changed_us:.0}\t{unchanged_us:.0}\t{flush_ms:.1}\t{prune_s:.2}\t{removed}\t{left}\t{}\t{}",
+        du(dir),
+        status_kib("VmHWM:")
+    );
+}
+
+fn main() {
+    let mut args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let mut cache_mib = 32;
+    if let Some(i) = args.iter().position(|a| a == "--cache-mib") {
+        cache_mib = args.get(i + 1).and_then(|v| v.parse().ok()).expect("--cache-mib N");
+        args.drain(i..i + 2);
+    }
+    match args.first().map(String::as_str) {
+        Some("fill") => {
+            let (Some(dir), Some(total)) = (args.get(1), args.get(2).and_then(|n| n.parse().ok())) else {
+                panic!("usage: fill DIR M");
+            };
+            fill(Path::new(dir), total, cache_mib);
+            return;
+        }
+        Some("measure") => {
+            let total = args[2].parse().expect("a count");
+            measure(Path::new(&args[1]), total, cache_mib);
+            return;
+        }
+        _ => {}
+    }
+    let sizes: Vec<usize> = if args.is_empty() {
+        vec![10_000, 100_000, 1_000_000]
+    } else {
+        args.iter().map(|a| a.parse().expect("sizes are item counts")).collect()
+    };
+    let me = std::env::current_exe().expect("own path");
+    println!("store growth: [store] cache_mib = {cache_mib}, {PER_POLL} items a poll, {POLLS} polls timed per kind");
+    println!(
+        "| seen items | fill s | size on disk MiB | bytes/item | open ms | poll, 3 new of 30 µs | poll, 0 new of 30 µs | flush ms | prune s (removed) | size after prune MiB | peak RSS MiB (measuring process) |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for total in sizes {
+        let dir: PathBuf = tempfile::tempdir().expect("a temporary directory").keep();
+        let t = Instant::now();
+        let ok = Command::new(&me)
+            .args([
+                "fill",
+                dir.to_str().expect("a UTF-8 path"),
+                &total.to_string(),
+                "--cache-mib",
+                &cache_mib.to_string(),
+            ])
+            .status()
+            .expect("run the filler");
+        assert!(ok.success(), "fill {total} failed");
+        let fill_s = t.elapsed().as_secs_f64();
+        let out = Command::new(&me)
+            .args([
+                "measure",
+                dir.to_str().expect("a UTF-8 path"),
+                &total.to_string(),
+                "--cache-mib",
+                &cache_mib.to_string(),
+            ])
+            .output()
+            .expect("run the measurement");
+        assert!(out.status.success(), "measure {total} failed: {}", String::from_utf8_lossy(&out.stderr));
+        let line = String::from_utf8_lossy(&out.stdout);
+        let f: Vec<&str> = line.trim().split('\t').collect();
+        let mib = |s: &str| s.parse::<f64>().unwrap_or(0.0) / (1u64 << 20) as f64;
+        let size: f64 = f[1].parse().unwrap_or(0.0);
+        println!(
+            "| {total} | {fill_s:.1} | {:.1} | {:.0} | {} | {} | {} | {} | {} ({}) | {:.1} | {:.1} |",
+            mib(f[1]),
+            size / total as f64,
+            f[2],
+            f[3],
+            f[4],
+            f[5],
+            f[6],
+            f[7],
+            mib(f[9]),
+            f[10].parse::<f64>().unwrap_or(0.0) / 1024.0
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
