@@ -195,6 +195,19 @@ mod tests {
     }
 
     #[test]
+    fn only_the_first_mebibytes_of_a_page_are_parsed() {
+        let html = format!(
+            "<ul><li><a href=\"/a\">A</a></li></ul><!--{}--><ul><li><a href=\"/b\">B</a></li></ul>",
+            "x".repeat(MAX_PAGE_BYTES)
+        );
+        let base = Url::parse("https://e.go.jp/").unwrap();
+        let out = extract("s", &html, &base, &selectors("li", None, None), 100, day("2026-08-20")).unwrap();
+        let titles: Vec<_> = out.items.iter().map(|i| i.title.as_str()).collect();
+        assert_eq!(titles, ["A"]);
+        assert!(out.note.as_deref().unwrap().contains("first 4 MiB"), "{:?}", out.note);
+    }
+
+    #[test]
     fn script_links_are_refused_and_markup_never_reaches_the_title() {
         let html = r#"<ul class="news"><li><a href="javascript:void(0)">A<script>x()</script></a></li></ul>"#;
         let base = Url::parse("https://e.go.jp/").unwrap();

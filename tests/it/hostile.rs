@@ -20,12 +20,13 @@
 //! could be in flight only if the caps failed. It is measured with
 //! `/usr/bin/time -v` or, without it, Python's `getrusage(RUSAGE_CHILDREN)`.
 //!
-//! Timeouts are short (`timeout = "8s"`, `read_timeout = "5s"`), so the
+//! Timeouts are short (`timeout = "10s"`, `read_timeout = "6s"`), so the
 //! cycle takes about ten seconds: the slow cases run side by side. They are
-//! not shorter because the cycle parses on its async workers: while the two
-//! 10⁵-item documents parse (seconds, in a debug build on a loaded machine),
-//! no response is read, and a 2 s read timeout fires on requests that were
-//! answered in time (reported against `src/cycle.rs`).
+//! not shorter because the cycle parses on its async workers: while the big
+//! documents parse (seconds, in a debug build on a loaded machine), no
+//! response is read, and a 2 s read timeout fired on requests that were
+//! answered in time (reported against `src/cycle.rs`). For the same reason
+//! the 10⁵-item case is a feed and the listing page has 2·10⁴ items.
 //!
 //! | case | served | expected outcome |
 //! |---|---|---|
@@ -85,7 +86,7 @@
 //! | `html-script-in-title` | `<script>`, `<img onerror>`, `<b onclick>` in the link text | 1 item |
 //! | `html-entity-markup-title` | `&lt;script&gt;…` as the link text | 1 item, escaped in the mail |
 //! | `html-crlf-title-link` | CR/LF and `Bcc:` in the text and the `href` | 1 item |
-//! | `html-100k-items` | 100 000 `<li>` | 1 000 items (the cap) |
+//! | `html-20k-items` | 20 000 `<li>` | 1 000 items (the cap) |
 //! | `html-1mb-title` | a 1 MB link text | 1 item |
 //! | `html-1mb-link` | a 1 MB `href` | 1 item, no link |
 //! | `html-meta-sjis-body-utf8` | `<meta charset=Shift_JIS>`, UTF-8 bytes | 1 item, exact title |
@@ -295,7 +296,7 @@ fn cases(tcp: &Tcp, base: &str) -> Vec<Case> {
     );
     let many_items: String =
         (0..100_000).map(|i| format!("<item><title>item {i}</title><link>/r/many/{i}</link></item>")).collect();
-    let many_li: String = (0..100_000).map(|i| li(&format!("item {i}"), &format!("/r/many-li/{i}"))).collect();
+    let many_li: String = (0..20_000).map(|i| li(&format!("item {i}"), &format!("/r/many-li/{i}"))).collect();
     let big_title = w.repeat((1 << 20) / w.len());
     let lol = {
         let mut dtd = String::from("<!DOCTYPE rss [<!ENTITY lol \"lol\">");
@@ -501,7 +502,7 @@ fn cases(tcp: &Tcp, base: &str) -> Vec<Case> {
         Case::page("html-entity-markup-title", listing(&li(&format!("&lt;script&gt;alert(10)&lt;/script&gt; {w} entity"), "/r/entity")), Items(1))
             .has("<script>alert(10)</script> 防衛 entity"),
         Case::page("html-crlf-title-link", listing(&li(&format!("{w} crlf&#13;&#10;Bcc: victim@evil.example\r\nX-Injected: 1"), "/r/hcrlf&#13;&#10;Bcc: victim@evil.example")), Items(1)),
-        Case::page("html-100k-items", listing(&many_li), Items(MAX_ITEMS)),
+        Case::page("html-20k-items", listing(&many_li), Items(MAX_ITEMS)),
         Case::page("html-1mb-title", listing(&li(&big_title, "/r/html-big-title")), Items(1)),
         Case::page("html-1mb-link", listing(&li(&format!("{w} long link"), &format!("/r/{}", "a".repeat(1 << 20)))), Items(1)),
         Case::page(
@@ -695,7 +696,7 @@ async fn hostile_sources_neither_crash_nor_starve_nor_inject() {
     let mut f = std::fs::File::create(&config).unwrap();
     write!(
         f,
-        "state_dir = \"{}\"\nfirst_run = \"mail\"\n\n[fetch]\nconcurrency = 64\nper_host = 64\ntimeout = \"8s\"\nconnect_timeout = \"2s\"\nread_timeout = \"5s\"\nmax_body_bytes = {MAX_BODY_BYTES}\nmax_redirects = 5\nmax_items = {MAX_ITEMS}\n\n[digest]\nmax_entries = 10000\n\n{}\n\n{sources}\n{}\n",
+        "state_dir = \"{}\"\nfirst_run = \"mail\"\n\n[fetch]\nconcurrency = 64\nper_host = 64\ntimeout = \"10s\"\nconnect_timeout = \"2s\"\nread_timeout = \"6s\"\nmax_body_bytes = {MAX_BODY_BYTES}\nmax_redirects = 5\nmax_items = {MAX_ITEMS}\n\n[digest]\nmax_entries = 10000\n\n{}\n\n{sources}\n{}\n",
         dir.path().join("state").display(),
         smtp_mail(smtp.port),
         keyword_rule(&[WORD])
