@@ -9,9 +9,12 @@
 //! cargo bench --bench store -- fill DIR M            # put M seen items in the store in DIR
 //! ```
 //!
-//! The items are spread over the 800 days before now, oldest first, 30 to a
-//! poll as a listing gives them, over 1,000 sources; so the default
-//! `store.retention` (400 days) prunes half. Each size is filled by one child
+//! The items come 30 to a poll, as a listing gives them, from 1,000 sources
+//! (fewer below 10^5 items: 100 items each at least), each source's under its
+//! own site, and were first seen evenly over the 800 days before now, oldest
+//! first; so the default `store.retention` (400 days) prunes half. A timed
+//! poll reads a listing of one source: its 27 newest items and 3 new ones, or
+//! 30 it has seen. Each size is filled by one child
 //! process and measured by another, which opens the store as `kisha once`
 //! would: its peak RSS is its own. Times are reported, never asserted.
 
@@ -19,57 +22,61 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{Duration, Utc};
 use kisha::extract::Item;
 use kisha::store::{SourceState, Store};
 
 const PER_POLL: usize = 30;
-const SOURCES: usize = 1_000;
 const SPAN_DAYS: i64 = 800;
 const RETENTION_DAYS: i64 = 400;
 /// Polls timed per kind in a measurement.
 const POLLS: usize = 1_000;
 
-fn url(n: usize) -> String {
-    format!("https://www.ministry{:04}.go.jp/press/release/2024/{n:09}.html", n % SOURCES)
+/// The number of sources `total` items come from.
+fn sources(total: usize) -> usize {
+    (total / 100).clamp(1, 1_000)
 }
 
-fn item(n: usize) -> Item {
-    Item::new("bench", url::Url::parse(&url(n)).ok(), format!("報道発表 {n}"), None)
+/// Item `k` of source `s`.
+fn item(s: usize, k: usize) -> Item {
+    let url = format!("https://www.ministry{s:04}.go.jp/press/release/{k:07}.html");
+    Item::new(&source_id(s), url::Url::parse(&url).ok(), format!("報道発表 {s}-{k}"), None)
 }
 
-fn source_id(n: usize) -> String {
-    format!("fill{:04}", (n / PER_POLL) % SOURCES)
+fn source_id(s: usize) -> String {
+    format!("fill{s:04}")
 }
 
-/// When item `n` of `total` was first seen: evenly over the last 800 days.
-fn first_seen(n: usize, total: usize, now: DateTime<Utc>) -> DateTime<Utc> {
-    let age = Duration::seconds(SPAN_DAYS * 86_400 * (total - n) as i64 / total as i64);
-    now - age
+/// Poll `p` of a fill of `total`: its source and its first item's number.
+fn poll(p: usize, total: usize) -> (usize, usize) {
+    let n = sources(total);
+    (p % n, p / n * PER_POLL)
 }
 
 fn fill(dir: &Path, total: usize, cache_mib: u64) {
     let store = Store::open(dir, cache_mib << 20).expect("open the store");
     let now = Utc::now();
     let state = SourceState { baseline_done: true, ..Default::default() };
-    let mut n = 0;
-    while n < total {
-        let end = (n + PER_POLL).min(total);
-        let items: Vec<Item> = (n..end).map(item).collect();
+    let polls = total.div_ceil(PER_POLL);
+    for p in 0..polls {
+        let (s, k) = poll(p, total);
+        let count = PER_POLL.min(total - p * PER_POLL);
+        let items: Vec<Item> = (k..k + count).map(|k| item(s, k)).collect();
         let refs: Vec<&Item> = items.iter().collect();
-        store.commit_poll(&source_id(n), &state, &refs, &[], first_seen(n, total, now)).expect("commit");
-        n = end;
+        // Evenly over the last 800 days, oldest first.
+        let seen = now - Duration::seconds(SPAN_DAYS * 86_400 * (polls - p) as i64 / polls as i64);
+        store.commit_poll(&source_id(s), &state, &refs, &[], seen).expect("commit");
     }
     store.flush_blocking().expect("flush");
 }
 
-/// A fixed pseudo-random sequence, for lookups spread over the whole tree.
-struct Lcg(u64);
-impl Lcg {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        ((self.0 >> 33) as usize) % n
-    }
+/// The number of items source `s` got in a fill of `total`.
+fn filled(s: usize, total: usize) -> usize {
+    let polls = total.div_ceil(PER_POLL);
+    let n = sources(total);
+    let own = polls / n + usize::from(s < polls % n);
+    let short = if s == (polls - 1) % n { polls * PER_POLL - total } else { 0 };
+    own * PER_POLL - short
 }
 
 fn status_kib(field: &str) -> u64 {
@@ -104,27 +111,31 @@ fn measure(dir: &Path, total: usize, cache_mib: u64) {
     let store = Store::open(dir, cache_mib << 20).expect("open the store");
     let open_ms = t.elapsed().as_secs_f64() * 1e3;
     let now = Utc::now();
-    let mut rng = Lcg(7);
     let state = SourceState { baseline_done: true, ..Default::default() };
+    let mut next: Vec<usize> = (0..sources(total)).map(|s| filled(s, total)).collect();
 
-    // A listing with 3 new items on top of 27 known ones: lookups, then the
-    // transaction that records the new ones.
+    // A listing with 3 new items on top of the source's 27 newest: lookups,
+    // then the transaction that records the new ones.
     let t = Instant::now();
     for p in 0..POLLS {
-        let mut listing: Vec<Item> = (0..3).map(|k| item(total + p * 3 + k)).collect();
-        listing.extend((0..PER_POLL - 3).map(|_| item(rng.below(total))));
+        let s = p % next.len();
+        let top = next[s];
+        let listing: Vec<Item> = (top.saturating_sub(PER_POLL - 3)..top + 3).rev().map(|k| item(s, k)).collect();
         let new = store.unseen(&listing).expect("lookup");
         assert_eq!(new.len(), 3, "the 3 new items, and only them, are unseen");
-        store.commit_poll(&source_id(p * PER_POLL), &state, &new, &[], now).expect("commit");
+        store.commit_poll(&source_id(s), &state, &new, &[], now).expect("commit");
+        next[s] += 3;
     }
     let changed_us = t.elapsed().as_secs_f64() * 1e6 / POLLS as f64;
 
-    // A listing with nothing new (a server without conditional GET).
+    // The same listings again, nothing new (a server without conditional GET).
     let t = Instant::now();
     for p in 0..POLLS {
-        let listing: Vec<Item> = (0..PER_POLL).map(|_| item(rng.below(total))).collect();
+        let s = p % next.len();
+        let top = next[s];
+        let listing: Vec<Item> = (top.saturating_sub(PER_POLL)..top).rev().map(|k| item(s, k)).collect();
         assert!(store.unseen(&listing).expect("lookup").is_empty());
-        store.commit_poll(&source_id(p * PER_POLL), &state, &[], &[], now).expect("commit");
+        store.commit_poll(&source_id(s), &state, &[], &[], now).expect("commit");
     }
     let unchanged_us = t.elapsed().as_secs_f64() * 1e6 / POLLS as f64;
 
@@ -132,6 +143,7 @@ fn measure(dir: &Path, total: usize, cache_mib: u64) {
     store.flush_blocking().expect("flush");
     let flush_ms = t.elapsed().as_secs_f64() * 1e3;
 
+    let polled_kib = status_kib("VmHWM:");
     let t = Instant::now();
     let removed = store.prune_seen(now - Duration::days(RETENTION_DAYS)).expect("prune");
     store.flush_blocking().expect("flush");
@@ -139,7 +151,7 @@ fn measure(dir: &Path, total: usize, cache_mib: u64) {
     let left = store.seen_count();
     drop(store);
     println!(
-        "{total}\t{size_before}\t{open_ms:.1}\t{changed_us:.0}\t{unchanged_us:.0}\t{flush_ms:.1}\t{prune_s:.2}\t{removed}\t{left}\t{}\t{}",
+        "{total}\t{size_before}\t{open_ms:.1}\t{changed_us:.0}\t{unchanged_us:.0}\t{flush_ms:.1}\t{prune_s:.2}\t{removed}\t{left}\t{}\t{polled_kib}\t{}",
         du(dir),
         status_kib("VmHWM:")
     );
@@ -175,9 +187,9 @@ fn main() {
     let me = std::env::current_exe().expect("own path");
     println!("store growth: [store] cache_mib = {cache_mib}, {PER_POLL} items a poll, {POLLS} polls timed per kind");
     println!(
-        "| seen items | fill s | size on disk MiB | bytes/item | open ms | poll, 3 new of 30 µs | poll, 0 new of 30 µs | flush ms | prune s (removed) | size after prune MiB | peak RSS MiB (measuring process) |"
+        "| seen items | fill s | size on disk MiB | bytes/item | open ms | poll, 3 new of 30 µs | poll, 0 new of 30 µs | flush ms | prune s (removed) | size after prune MiB | peak RSS MiB: open + polls | peak RSS MiB: + prune |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for total in sizes {
         let dir: PathBuf = tempfile::tempdir().expect("a temporary directory").keep();
         let t = Instant::now();
@@ -209,7 +221,7 @@ fn main() {
         let mib = |s: &str| s.parse::<f64>().unwrap_or(0.0) / (1u64 << 20) as f64;
         let size: f64 = f[1].parse().unwrap_or(0.0);
         println!(
-            "| {total} | {fill_s:.1} | {:.1} | {:.0} | {} | {} | {} | {} | {} ({}) | {:.1} | {:.1} |",
+            "| {total} | {fill_s:.1} | {:.1} | {:.0} | {} | {} | {} | {} | {} ({}) | {:.1} | {:.1} | {:.1} |",
             mib(f[1]),
             size / total as f64,
             f[2],
@@ -219,7 +231,8 @@ fn main() {
             f[6],
             f[7],
             mib(f[9]),
-            f[10].parse::<f64>().unwrap_or(0.0) / 1024.0
+            f[10].parse::<f64>().unwrap_or(0.0) / 1024.0,
+            f[11].parse::<f64>().unwrap_or(0.0) / 1024.0
         );
         let _ = std::fs::remove_dir_all(&dir);
     }
