@@ -359,9 +359,20 @@ async fn poll_source_inner(ctx: &Context, source: &Source) -> anyhow::Result<Out
             return record_failure(ctx, source, state, &before, e.to_string(), retry_after, now).await;
         }
     };
-    let extracted = match extract_items(source, &body, now, settings.max_items) {
-        Ok(x) => x,
-        Err(e) => return record_failure(ctx, source, state, &before, e.to_string(), None, now).await,
+    // Parsing is CPU work: it runs off the async threads, so a big document
+    // never stalls the other sources' requests (or their timeouts).
+    let validators = body.validators.clone();
+    let parsed = {
+        let (source, max_items) = (source.clone(), settings.max_items);
+        tokio::task::spawn_blocking(move || extract_items(&source, &body, now, max_items)).await
+    };
+    let extracted = match parsed {
+        Ok(Ok(x)) => x,
+        Ok(Err(e)) => return record_failure(ctx, source, state, &before, e.to_string(), None, now).await,
+        Err(e) => {
+            let error = format!("unable to parse: the parser stopped ({e})");
+            return record_failure(ctx, source, state, &before, error, None, now).await;
+        }
     };
     debug!(source = %source.id, items = extracted.items.len(), ms = (now - started).num_milliseconds(), "extracted");
 
@@ -383,6 +394,9 @@ async fn poll_source_inner(ctx: &Context, source: &Source) -> anyhow::Result<Out
     let mojibake = (extracted.mojibake > MOJIBAKE_RATIO)
         .then(|| format!("{:.0}% of the title characters are U+FFFD: wrong charset?", extracted.mojibake * 100.0));
     set_problem(&mut state, "mojibake", mojibake, now);
+    // A feed kisha had to repair (a bare `&`, a truncated body) or a page it
+    // had to cut still delivers, but the site should hear about it.
+    set_problem(&mut state, "repaired", extracted.note.clone(), now);
     if extracted.over_cap > 0 {
         warn!(source = %source.id, url = %source.url, kept = extracted.items.len(), dropped = extracted.over_cap, "more items than fetch.max_items");
     }
@@ -404,7 +418,7 @@ async fn poll_source_inner(ctx: &Context, source: &Source) -> anyhow::Result<Out
     }
     let entries = if baseline { Vec::new() } else { match_items(ctx, source, &fresh, now).await };
     state.last_listing = listing;
-    state.validators = body.validators;
+    state.validators = validators;
     state.last_item_count = Some(extracted.items.len());
     state.items_seen += new.len() as u64;
     state.baseline_done = true;

@@ -14,7 +14,7 @@ use url::Url;
 
 use crate::config::{Config, Preset, Rule, RuleKind, Source, SourceKind};
 use crate::dates::jst_date;
-use crate::enrich::{Enricher, Kind, Participant, Release, ReleasePage, page::read_release};
+use crate::enrich::{Enricher, Kind, Participant, Release, ReleasePage, page::read_release_checked};
 use crate::extract::{self, Item};
 use crate::fetch::{Fetched, Fetcher, Validators, decode};
 use crate::matcher::{Judged, Matcher, Verdict};
@@ -176,15 +176,21 @@ async fn items_of(
     Ok(out)
 }
 
-fn release_report(url: Option<Url>, bytes: &[u8], content_type: Option<&str>, rules: &[Rule]) -> Inspected {
+fn release_report(
+    url: Option<Url>,
+    bytes: &[u8],
+    content_type: Option<&str>,
+    rules: &[Rule],
+) -> anyhow::Result<Inspected> {
     let text = decode::decode(bytes, content_type).text;
-    let page = read_release(&text);
+    let page =
+        read_release_checked(&text).map_err(|reason| anyhow::anyhow!("inspect: unable to read the page: {reason}"))?;
     let title = page.title.clone().unwrap_or_default();
     let mut item = Item::new("inspect", url, title, page.date);
     item.date = page.date.or_else(|| item.url.as_deref().and_then(crate::dates::date_in_url));
     let release = crate::enrich::facts::extract(&item, Some(&page));
     let (rule, verdict) = judge(rules, "inspect", &item, Some(&page));
-    Inspected {
+    Ok(Inspected {
         url: item.url.clone(),
         title: item.title.clone(),
         date: item.date,
@@ -194,7 +200,7 @@ fn release_report(url: Option<Url>, bytes: &[u8], content_type: Option<&str>, ru
         facts: Some(Facts::from(&release)),
         id: item.id,
         unread: None,
-    }
+    })
 }
 
 /// Inspects `target` (a source id, a URL or a file). `base` is the URL a
@@ -264,7 +270,7 @@ pub async fn inspect(
         return Ok(Report::Items { source: "feed".into(), url: url.to_string(), items });
     }
     let page_url = matches!(url.scheme(), "http" | "https").then_some(url);
-    Ok(Report::Release(Box::new(release_report(page_url, &bytes, content_type.as_deref(), &rules))))
+    Ok(Report::Release(Box::new(release_report(page_url, &bytes, content_type.as_deref(), &rules)?)))
 }
 
 fn facts_lines(f: &Facts, out: &mut String) {

@@ -104,8 +104,15 @@ impl Enricher {
                 if !is_html {
                     return Err(format!("not an HTML page ({})", body.content_type.unwrap_or_default()));
                 }
-                let text = decode::decode(&body.bytes, body.content_type.as_deref()).text;
-                Ok(page::read_release(&text))
+                // Parsing is CPU work: off the async threads, so that a big
+                // page never stalls the other sources' requests.
+                let content_type = body.content_type;
+                tokio::task::spawn_blocking(move || {
+                    let text = decode::decode(&body.bytes, content_type.as_deref()).text;
+                    page::read_release_checked(&text)
+                })
+                .await
+                .map_err(|e| format!("reading the page failed: {e}"))?
             }
             Ok(Fetched::NotModified) => Err("server answered 304 to an unconditional GET".into()),
             Err(e) => Err(e.to_string()),

@@ -14,6 +14,8 @@ use scraper::{ElementRef, Html, Node, Selector};
 use serde::{Deserialize, Serialize};
 
 use crate::dates::find_date;
+use crate::extract::markup::html_depth;
+use crate::extract::{MAX_HTML_DEPTH, MAX_PAGE_BYTES};
 use crate::text::{MAX_TITLE_CHARS, one_line, paragraphs};
 
 /// The longest release text kept, in characters.
@@ -102,30 +104,38 @@ fn skipped_by_role(e: &scraper::node::Element) -> bool {
     .any(|n| class_or_id(n))
 }
 
+/// The text under `element`, block elements as line breaks. Depth first with
+/// an explicit stack: a page nested 10^5 deep must not overflow ours.
 fn collect_text(element: ElementRef<'_>, out: &mut String) {
-    for child in element.children() {
-        match child.value() {
-            Node::Text(t) => out.push_str(t),
-            Node::Element(e) => {
-                let name = e.name();
-                if SKIPPED.contains(&name) || skipped_by_role(e) {
-                    continue;
-                }
-                if name == "img" {
-                    continue;
-                }
-                let block = BLOCKS.contains(&name);
-                if block {
-                    out.push('\n');
-                }
-                if let Some(child) = ElementRef::wrap(child) {
-                    collect_text(child, out);
-                }
+    enum Step<N> {
+        Enter(N),
+        /// Leaving an element; true for a block element.
+        Leave(bool),
+    }
+    let mut stack: Vec<Step<_>> = element.children().rev().map(Step::Enter).collect();
+    while let Some(step) = stack.pop() {
+        match step {
+            Step::Leave(block) => {
                 if block {
                     out.push('\n');
                 }
             }
-            _ => {}
+            Step::Enter(node) => match node.value() {
+                Node::Text(t) => out.push_str(t),
+                Node::Element(e) => {
+                    let name = e.name();
+                    if SKIPPED.contains(&name) || skipped_by_role(e) || name == "img" {
+                        continue;
+                    }
+                    let block = BLOCKS.contains(&name);
+                    if block {
+                        out.push('\n');
+                    }
+                    stack.push(Step::Leave(block));
+                    stack.extend(node.children().rev().map(Step::Enter));
+                }
+                _ => {}
+            },
         }
     }
 }
@@ -136,8 +146,28 @@ fn text_of(e: ElementRef<'_>) -> String {
     paragraphs(&s, MAX_TEXT_CHARS)
 }
 
-/// Finds the release in a page.
+/// Finds the release in a page; an unreadable page gives an empty release.
 pub fn read_release(html: &str) -> ReleasePage {
+    read_release_checked(html).unwrap_or_default()
+}
+
+/// Finds the release in a page, or says why the page cannot be read safely:
+/// past [`MAX_PAGE_BYTES`] it is cut (the release is at the top), and a page
+/// nested deeper than [`MAX_HTML_DEPTH`] is refused, since html5ever's parse
+/// time grows with the square of the depth.
+pub fn read_release_checked(html: &str) -> Result<ReleasePage, String> {
+    let mut end = html.len().min(MAX_PAGE_BYTES);
+    while !html.is_char_boundary(end) {
+        end -= 1;
+    }
+    let html = &html[..end];
+    if html_depth(html.as_bytes(), MAX_HTML_DEPTH) > MAX_HTML_DEPTH {
+        return Err(format!("the page nests elements deeper than {MAX_HTML_DEPTH} levels"));
+    }
+    Ok(read(html))
+}
+
+fn read(html: &str) -> ReleasePage {
     let doc = Html::parse_document(html);
     let select = |s: &str| Selector::parse(s).expect("static selector");
     let main =
@@ -205,6 +235,23 @@ mod tests {
         assert!(page.text.starts_with("Defense Secretary James N. Mattis"), "{}", page.text);
         assert!(!page.text.contains("2021") && !page.text.contains("Spotlight"), "{}", page.text);
         assert_eq!(page.date, None);
+    }
+
+    // Regression: a release page of 10^5 nested divs overflowed the stack in
+    // the recursive text walk and aborted the process (found by the hostile suite).
+    #[test]
+    fn pathologically_deep_pages_are_refused_and_deep_ones_read() {
+        let deep = format!("<body>{}本文{}</body>", "<div>".repeat(100_000), "</div>".repeat(100_000));
+        let err = read_release_checked(&deep).unwrap_err();
+        assert!(err.contains("deeper than 512"), "{err}");
+        assert_eq!(read_release(&deep), ReleasePage::default());
+        let fine = format!(
+            "<body>{}令和6年7月28日 防衛省において会談を行った。{}</body>",
+            "<div>".repeat(400),
+            "</div>".repeat(400)
+        );
+        let page = read_release(&fine);
+        assert!(page.text.contains("防衛省において"), "{page:?}");
     }
 
     #[test]

@@ -182,6 +182,29 @@ async fn a_release_page_answering_403_still_makes_a_useful_entry() {
     assert!(text.contains("2026-07-22"), "the date from the URL:\n{text}");
 }
 
+// Regression: a matched item whose release page nested 10^5 deep killed the
+// process (stack overflow in the text walk, after minutes of parsing).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_release_page_nested_impossibly_deep_is_refused_not_fatal() {
+    let http = HttpServer::start().await;
+    let smtp = SmtpSink::start();
+    let setup = baseline(&http, &smtp).await;
+    let page = "/j/approach/exchange/area/2026/20260722_fra-j.html";
+    let deep =
+        format!("<html><body>{}日仏防衛相会談{}</body></html>", "<div>".repeat(100_000), "</div>".repeat(100_000));
+    http.set(page, Reply::file("text/html; charset=UTF-8", deep));
+    http.set(MOD, rss(&http, &[("日仏防衛相会談について", page, "Wed, 22 Jul 2026 18:02:36 +0900")]));
+    let out = once(&setup).await;
+    assert!(!stderr(&out).contains("overflow"), "{}", stderr(&out));
+    let mails = smtp.messages();
+    assert_eq!(mails.len(), 1);
+    assert!(
+        mails[0].text.contains("Page not read (the page nests elements deeper than 512 levels)"),
+        "{}",
+        mails[0].text
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn inspect_prints_the_documented_json_shape() {
     let page = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/releases/seed-mod-20180629.html");
