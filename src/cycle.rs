@@ -26,7 +26,7 @@ use crate::mail;
 use crate::matcher::Matcher;
 use crate::outbox::{Entry, Inflight, MailState, Notice, Queued, Suspension, message_id};
 use crate::schedule;
-use crate::store::{Problem, SourceState, Store, encode};
+use crate::store::{Problem, SourceState, Store, encode, hash64};
 
 /// A source is called failing after this many errors in a row.
 pub const FAILING_AFTER: u32 = 3;
@@ -52,13 +52,6 @@ fn crash_point(point: &str) {
         eprintln!("kisha: KISHA_CRASH_AT={point}: aborting");
         std::process::abort();
     }
-}
-
-/// A short hash, for the listing kept to notice moved items.
-fn hash64(text: &str) -> u64 {
-    use sha2::Digest;
-    let digest = sha2::Sha256::digest(text.as_bytes());
-    u64::from_be_bytes(digest[..8].try_into().expect("a SHA-256 digest has 8 bytes"))
 }
 
 /// A listing as [`SourceState::last_listing`] keeps it: (title hash, id hash)

@@ -113,6 +113,13 @@ pub struct Store {
     _lock: File,
 }
 
+/// A short, stable hash of a text, for the listings kept per source.
+pub fn hash64(text: &str) -> u64 {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(text.as_bytes());
+    u64::from_be_bytes(digest[..8].try_into().expect("a SHA-256 digest has 8 bytes"))
+}
+
 pub(crate) fn encode<T: Serialize>(v: &T) -> Vec<u8> {
     serde_json::to_vec(v).expect("records are plain data and always serialise")
 }
@@ -292,8 +299,13 @@ impl Store {
     }
 
     /// Removes seen records older than `before`; returns how many went.
+    ///
+    /// An item a source still lists is kept however old: forgetting it would
+    /// make an archive page that lists releases for years announce them again.
     pub fn prune_seen(&self, before: DateTime<Utc>) -> Result<usize> {
         let cutoff = before.timestamp();
+        let still_listed: std::collections::HashSet<u64> =
+            self.source_states()?.iter().flat_map(|(_, s)| s.last_listing.iter().map(|(_, id)| *id)).collect();
         let mut removed = 0;
         for kv in self.seen.iter() {
             let (k, v) = kv?;
@@ -301,7 +313,7 @@ impl Store {
                 Ok(r) => r,
                 Err(_) => continue,
             };
-            if record.first_seen < cutoff {
+            if record.first_seen < cutoff && !still_listed.contains(&hash64(&String::from_utf8_lossy(&k))) {
                 self.seen.remove(k)?;
                 removed += 1;
             }
@@ -409,6 +421,19 @@ mod tests {
         }
         let err = Store::open(dir.path(), 1 << 20).err().unwrap();
         assert!(err.to_string().contains("newer kisha"), "{err}");
+    }
+
+    #[test]
+    fn pruning_keeps_old_items_a_source_still_lists() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 1 << 20).unwrap();
+        let old = Utc::now() - chrono::Duration::days(500);
+        let items = [item("https://e.go.jp/archive/1"), item("https://e.go.jp/archive/2")];
+        let state = SourceState { last_listing: vec![(0, hash64(&items[0].id))], ..Default::default() };
+        store.commit_poll("s", &state, &[&items[0], &items[1]], &[], old).unwrap();
+        assert_eq!(store.prune_seen(Utc::now() - chrono::Duration::days(400)).unwrap(), 1);
+        assert!(store.is_seen("https://e.go.jp/archive/1").unwrap(), "still listed: kept");
+        assert!(!store.is_seen("https://e.go.jp/archive/2").unwrap());
     }
 
     #[test]
