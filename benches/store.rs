@@ -159,7 +159,8 @@ fn measure(dir: &Path, total: usize, cache_mib: u64) {
 
 fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
-    let mut cache_mib = 32;
+    // The default of `store.cache_mib`.
+    let mut cache_mib = 8;
     if let Some(i) = args.iter().position(|a| a == "--cache-mib") {
         cache_mib = args.get(i + 1).and_then(|v| v.parse().ok()).expect("--cache-mib N");
         args.drain(i..i + 2);
