@@ -461,7 +461,7 @@ async fn record_success(
     set_problem(&mut state, "failing", None, now);
     state.next_poll = Some(schedule::next_poll(now, source.interval, 0, None, ctx.config.fetch.backoff_cap));
     queued.extend(health_notices(source, before, &state, now).into_iter().map(Queued::Notice));
-    commit(ctx, source, &state, new, &queued, now)
+    commit(ctx, source, &state, new, &queued, now).await
 }
 
 async fn record_failure(
@@ -488,11 +488,15 @@ async fn record_failure(
     ));
     warn!(source = %source.id, url = %source.url, errors = state.consecutive_errors, next_poll = ?state.next_poll, "unable to poll: {error}");
     let queued: Vec<Queued> = health_notices(source, before, &state, now).into_iter().map(Queued::Notice).collect();
-    commit(ctx, source, &state, &[], &queued, now)?;
+    commit(ctx, source, &state, &[], &queued, now).await?;
     Ok(Outcome::Failed { error })
 }
 
-fn commit(
+/// Records a poll ([`Store::commit_poll`]). A poll with something new commits
+/// a sled transaction, which waits on the disk (it writes the log buffer with
+/// `sync_file_range`): that runs on the blocking pool, so a slow disk delays
+/// this source's record, never the other sources' requests.
+async fn commit(
     ctx: &Context,
     source: &Source,
     state: &SourceState,
@@ -504,9 +508,19 @@ fn commit(
         .iter()
         .map(|q| Ok((ctx.store.next_key()?, encode(q))))
         .collect::<Result<Vec<_>, crate::store::StoreError>>()?;
-    ctx.store
-        .commit_poll(&source.id, state, new, &records, now)
-        .with_context(|| format!("store: unable to record the poll of source `{}`", source.id))?;
+    let committed = if new.is_empty() && records.is_empty() {
+        ctx.store.commit_poll(&source.id, state, &[], &[], now)
+    } else {
+        let (store, id, state) = (ctx.store.clone(), source.id.clone(), state.clone());
+        let new: Vec<Item> = new.iter().map(|i| (*i).clone()).collect();
+        tokio::task::spawn_blocking(move || {
+            let new: Vec<&Item> = new.iter().collect();
+            store.commit_poll(&id, &state, &new, &records, now)
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("store: the commit of source `{}` stopped: {e}", source.id))?
+    };
+    committed.with_context(|| format!("store: unable to record the poll of source `{}`", source.id))?;
     crash_point("committed");
     Ok(())
 }
@@ -520,7 +534,8 @@ pub async fn run_cycle(ctx: &Context, sources: &[Source], force_send: bool) -> a
 
 /// Polls `sources`, at most `fetch.concurrency` at once, and flushes the
 /// store. Dropping the future stops the polls at once: a poll commits in one
-/// synchronous transaction at its end, so a stopped poll left nothing behind.
+/// transaction at its end, so a stopped poll left nothing behind, or (its
+/// commit already running on the blocking pool) all of its record.
 pub async fn poll_sources(ctx: &Context, sources: &[Source]) -> anyhow::Result<Vec<SourceReport>> {
     let permits = Arc::new(Semaphore::new(ctx.config.fetch.concurrency));
     let mut tasks = JoinSet::new();
