@@ -30,8 +30,9 @@ use crate::schedule;
 /// watchdog sees an idle daemon as alive.
 const MAX_SLEEP: Duration = Duration::from_secs(30);
 
-/// How often seen items older than `store.retention` are pruned; the first
-/// pruning waits this long too, so a restart stays light.
+/// How often seen items older than `store.retention` are pruned. The time of
+/// the last pruning is kept in the store, so a daemon restarted more often
+/// than this still prunes.
 const PRUNE_EVERY: chrono::Duration = chrono::Duration::hours(24);
 
 /// The status snapshot is rewritten after any work, and at least this often.
@@ -106,7 +107,7 @@ async fn work(
     max_sleep: Duration,
 ) -> anyhow::Result<()> {
     let mut next = initial_schedule(&ctx, ctx.clock.now());
-    let mut last_prune = ctx.clock.now();
+    let mut last_prune = ctx.store.last_prune().unwrap_or(None);
     let mut last_snapshot: Option<DateTime<Utc>> = None;
     let mut reloads_seen = signals.borrow().reloads;
     loop {
@@ -142,15 +143,24 @@ async fn work(
             Err(e) => error!("unable to deliver: {e:#}"),
         }
         let now = ctx.clock.now();
-        if now - last_prune >= PRUNE_EVERY {
+        if last_prune.is_none_or(|t| now - t >= PRUNE_EVERY) {
             let retention =
                 chrono::Duration::from_std(ctx.config.store.retention).unwrap_or(chrono::Duration::days(400));
-            match ctx.store.prune_seen(now - retention) {
-                Ok(0) => {}
-                Ok(n) => info!(removed = n, "pruned seen items older than store.retention"),
+            // A full scan of the seen items (3 s at 10^6): off the async threads.
+            let store = ctx.store.clone();
+            let pruned = tokio::task::spawn_blocking(move || {
+                let n = store.prune_seen(now - retention)?;
+                store.set_last_prune(now)?;
+                Ok::<_, crate::store::StoreError>(n)
+            })
+            .await;
+            match pruned {
+                Ok(Ok(0)) => {}
+                Ok(Ok(n)) => info!(removed = n, "pruned seen items older than store.retention"),
+                Ok(Err(e)) => warn!("unable to prune the store: {e}"),
                 Err(e) => warn!("unable to prune the store: {e}"),
             }
-            last_prune = now;
+            last_prune = Some(now);
         }
         if worked || last_snapshot.is_none_or(|t| now - t >= SNAPSHOT_EVERY) {
             if let Err(e) = crate::status::write_snapshot(&ctx.config, &ctx.store, now, &next) {

@@ -32,9 +32,15 @@ use crate::fetch::Validators;
 
 /// The layout version of the trees. Bump it when a stored record changes
 /// shape, and teach [`Store::migrate`] the step.
-pub const SCHEMA_VERSION: u32 = 1;
+///
+/// - 1: the first layout.
+/// - 2: a source's last listing moved out of its state into the `listings`
+///   tree (binary, rewritten only when it changes), so a poll answered 304
+///   writes a few hundred bytes, not the whole listing.
+pub const SCHEMA_VERSION: u32 = 2;
 
 const SCHEMA_KEY: &[u8] = b"schema";
+const LAST_PRUNE_KEY: &[u8] = b"last_prune";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -80,8 +86,10 @@ pub struct SourceState {
     #[serde(default)]
     pub problems: Vec<Problem>,
     /// The last full answer as (title hash, id hash) pairs, to tell a site
-    /// that moved its pages from one that published new ones.
-    #[serde(default)]
+    /// that moved its pages from one that published new ones. Kept in the
+    /// `listings` tree, not in the state record (schema 1 kept it here, and
+    /// is read for the migration).
+    #[serde(default, skip_serializing)]
     pub last_listing: Vec<(u64, u64)>,
 }
 
@@ -109,6 +117,7 @@ pub struct Store {
     pub(crate) seen: sled::Tree,
     pub(crate) outbox: sled::Tree,
     pub(crate) events: sled::Tree,
+    pub(crate) listings: sled::Tree,
     // Held for the life of the store: the flock on `kisha.lock`.
     _lock: File,
 }
@@ -118,6 +127,21 @@ pub fn hash64(text: &str) -> u64 {
     use sha2::Digest;
     let digest = sha2::Sha256::digest(text.as_bytes());
     u64::from_be_bytes(digest[..8].try_into().expect("a SHA-256 digest has 8 bytes"))
+}
+
+/// A listing as stored: 16 bytes per item, title hash then id hash, big-endian.
+fn encode_listing(listing: &[(u64, u64)]) -> Vec<u8> {
+    listing.iter().flat_map(|(t, i)| t.to_be_bytes().into_iter().chain(i.to_be_bytes())).collect()
+}
+
+fn decode_listing(bytes: &[u8]) -> Vec<(u64, u64)> {
+    bytes
+        .chunks_exact(16)
+        .map(|c| {
+            let (t, i) = c.split_at(8);
+            (u64::from_be_bytes(t.try_into().unwrap_or_default()), u64::from_be_bytes(i.try_into().unwrap_or_default()))
+        })
+        .collect()
 }
 
 pub(crate) fn encode<T: Serialize>(v: &T) -> Vec<u8> {
@@ -163,6 +187,7 @@ impl Store {
             seen: db.open_tree("seen")?,
             outbox: db.open_tree("outbox")?,
             events: db.open_tree("events")?,
+            listings: db.open_tree("listings")?,
             db,
             _lock: lock,
         };
@@ -185,11 +210,38 @@ impl Store {
                 return Err(StoreError::TooNew { path: self.dir.clone(), found: v });
             }
             Some(v) if v < SCHEMA_VERSION => {
-                // Each step from v to v+1 goes here, in one transaction each.
-                self.meta.insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())?;
+                // Each step from v to v+1, in one transaction with its version.
+                for step in v..SCHEMA_VERSION {
+                    match step {
+                        1 => self.migrate_1_to_2()?,
+                        _ => unreachable!("a migration exists for every version below SCHEMA_VERSION"),
+                    }
+                }
             }
             Some(_) => {}
         }
+        Ok(())
+    }
+
+    /// Schema 2: listings leave the state records for their own tree.
+    fn migrate_1_to_2(&self) -> Result<()> {
+        let mut moved = Vec::new();
+        for kv in self.sources.iter() {
+            let (id, bytes) = kv?;
+            let state: SourceState = decode("state of a source (schema 1)", &bytes)?;
+            moved.push((id, encode(&state), encode_listing(&state.last_listing)));
+        }
+        (&self.sources, &self.listings, &self.meta)
+            .transaction(|(sources, listings, meta)| {
+                for (id, state, listing) in &moved {
+                    sources.insert(id, state.as_slice())?;
+                    listings.insert(id, listing.as_slice())?;
+                }
+                meta.insert(SCHEMA_KEY, &2u32.to_be_bytes())?;
+                Ok(())
+            })
+            .map_err(tx_error)?;
+        tracing::info!(sources = moved.len(), "store: migrated schema 1 to 2 (listings in their own tree)");
         Ok(())
     }
 
@@ -220,8 +272,14 @@ impl Store {
         Ok(self.db.size_on_disk()?)
     }
 
+    /// A source's state, with its last listing.
     pub fn source_state(&self, id: &str) -> Result<Option<SourceState>> {
-        self.sources.get(id)?.map(|v| decode(&format!("state of source `{id}`"), &v)).transpose()
+        let Some(bytes) = self.sources.get(id)? else { return Ok(None) };
+        let mut state: SourceState = decode(&format!("state of source `{id}`"), &bytes)?;
+        if let Some(listing) = self.listings.get(id)? {
+            state.last_listing = decode_listing(&listing);
+        }
+        Ok(Some(state))
     }
 
     pub fn source_states(&self) -> Result<Vec<(String, SourceState)>> {
@@ -278,14 +336,17 @@ impl Store {
         queued: &[(u64, Vec<u8>)],
         now: DateTime<Utc>,
     ) -> Result<()> {
+        // The listing is written only when it changed: after a 304 it did not.
+        let listing = encode_listing(&state.last_listing);
+        let listing = (self.listings.get(source_id)?.as_deref() != Some(listing.as_slice())).then_some(listing);
         let state = encode(state);
-        if new_items.is_empty() && queued.is_empty() {
+        if new_items.is_empty() && queued.is_empty() && listing.is_none() {
             self.sources.insert(source_id.as_bytes(), state)?;
             return Ok(());
         }
         let seen = encode(&Seen { source: source_id.into(), first_seen: now.timestamp() });
-        (&self.seen, &self.sources, &self.outbox)
-            .transaction(|(seen_tree, sources, outbox)| {
+        (&self.seen, &self.sources, &self.outbox, &self.listings)
+            .transaction(|(seen_tree, sources, outbox, listings)| {
                 for item in new_items {
                     seen_tree.insert(item.id.as_bytes(), seen.as_slice())?;
                 }
@@ -293,6 +354,9 @@ impl Store {
                     outbox.insert(&key.to_be_bytes(), value.as_slice())?;
                 }
                 sources.insert(source_id.as_bytes(), state.as_slice())?;
+                if let Some(listing) = &listing {
+                    listings.insert(source_id.as_bytes(), listing.as_slice())?;
+                }
                 Ok(())
             })
             .map_err(tx_error)
@@ -304,8 +368,10 @@ impl Store {
     /// make an archive page that lists releases for years announce them again.
     pub fn prune_seen(&self, before: DateTime<Utc>) -> Result<usize> {
         let cutoff = before.timestamp();
-        let still_listed: std::collections::HashSet<u64> =
-            self.source_states()?.iter().flat_map(|(_, s)| s.last_listing.iter().map(|(_, id)| *id)).collect();
+        let mut still_listed = std::collections::HashSet::new();
+        for listing in self.listings.iter().values() {
+            still_listed.extend(decode_listing(&listing?).into_iter().map(|(_, id)| id));
+        }
         let mut removed = 0;
         for kv in self.seen.iter() {
             let (k, v) = kv?;
@@ -319,6 +385,16 @@ impl Store {
             }
         }
         Ok(removed)
+    }
+
+    /// When seen items were last pruned.
+    pub fn last_prune(&self) -> Result<Option<DateTime<Utc>>> {
+        self.meta.get(LAST_PRUNE_KEY)?.map(|v| decode("last prune time", &v)).transpose()
+    }
+
+    pub fn set_last_prune(&self, at: DateTime<Utc>) -> Result<()> {
+        self.meta.insert(LAST_PRUNE_KEY, encode(&at))?;
+        Ok(())
     }
 
     /// Notes that the mail server accepted the digest `message_id`, with one
@@ -424,6 +500,32 @@ mod tests {
     }
 
     #[test]
+    fn a_schema_1_store_is_migrated_and_a_304_does_not_rewrite_the_listing() {
+        let dir = tempfile::tempdir().unwrap();
+        let listing = vec![(1u64, 2u64), (3, 4)];
+        {
+            let store = Store::open(dir.path(), 1 << 20).unwrap();
+            // A schema-1 record: the listing inside the state's JSON.
+            let mut v = serde_json::to_value(SourceState { items_seen: 7, ..Default::default() }).unwrap();
+            v["last_listing"] = serde_json::json!(listing);
+            store.sources.insert("mod", serde_json::to_vec(&v).unwrap()).unwrap();
+            store.listings.clear().unwrap();
+            store.meta.insert(SCHEMA_KEY, &1u32.to_be_bytes()).unwrap();
+            store.flush_blocking().unwrap();
+        }
+        let store = Store::open(dir.path(), 1 << 20).unwrap();
+        assert_eq!(store.schema_version().unwrap(), Some(2));
+        let state = store.source_state("mod").unwrap().unwrap();
+        assert_eq!((state.items_seen, state.last_listing.clone()), (7, listing.clone()));
+        assert!(!String::from_utf8_lossy(&store.sources.get("mod").unwrap().unwrap()).contains("last_listing"));
+        // Rewriting the state with the same listing leaves the listing record as it was.
+        let before = store.listings.get("mod").unwrap();
+        store.commit_poll("mod", &state, &[], &[], Utc::now()).unwrap();
+        assert_eq!(store.listings.get("mod").unwrap(), before);
+        assert!(store.check().unwrap().problems.is_empty());
+    }
+
+    #[test]
     fn pruning_keeps_old_items_a_source_still_lists() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), 1 << 20).unwrap();
@@ -495,6 +597,16 @@ impl Store {
             }
             if let Err(e) = decode::<crate::outbox::Queued>("outbox entry", &v) {
                 r.problems.push(e.to_string());
+            }
+        }
+        for kv in self.listings.iter() {
+            let (k, v) = kv?;
+            if v.len() % 16 != 0 {
+                r.problems.push(format!(
+                    "listing of `{}` is {} bytes, not a multiple of 16",
+                    String::from_utf8_lossy(&k),
+                    v.len()
+                ));
             }
         }
         for kv in self.events.iter() {

@@ -81,7 +81,7 @@ async fn sigkill_at_any_moment_loses_no_matched_item() {
         for k in 0..2 {
             let title = format!("日米防衛相会談（第{round}回の{k}）");
             items.push((title.clone(), format!("/new/{round}-{k}.html")));
-            published.push(title);
+            published.push((title, round));
         }
         items.push((format!("防衛相が会談の予定を説明（第{round}回）"), format!("/other/{round}.html")));
         http.set(FEED, Reply::file("application/rss+xml", feed(&http, &items)));
@@ -109,18 +109,27 @@ async fn sigkill_at_any_moment_loses_no_matched_item() {
 
     let mails = smtp.messages();
     let mut lost = Vec::new();
-    let mut duplicated = 0;
-    for title in &published {
+    let (mut duplicated, mut more_than_twice) = (0, 0);
+    for (title, round) in &published {
         let ids: Vec<&str> =
             mails.iter().filter(|m| m.text.contains(title.as_str())).map(|m| m.message_id.as_str()).collect();
         match ids.len() {
             0 => lost.push(title.clone()),
             1 => {}
-            2 => {
+            n => {
                 duplicated += 1;
-                assert_eq!(ids[0], ids[1], "a resent digest must carry the same Message-ID ({title})");
+                assert!(
+                    ids.iter().all(|id| *id == ids[0]),
+                    "a resent digest must carry the same Message-ID ({title}): {ids:?}"
+                );
+                // With a restart between kills, a digest goes out at most twice. With
+                // every run killed, each kill in the server's own window (after it
+                // stored the message, before kisha read its 250) can add a copy.
+                if n > 2 {
+                    assert!(*round >= rounds / 2 - 2, "{title} (round {round}, restart half) was mailed {n} times");
+                    more_than_twice += 1;
+                }
             }
-            n => panic!("{title} was mailed {n} times: {ids:?}"),
         }
     }
     let mut per_id: HashMap<&str, usize> = HashMap::new();
@@ -129,7 +138,7 @@ async fn sigkill_at_any_moment_loses_no_matched_item() {
         assert!(!m.text.contains("防衛相が会談の予定"), "a non-matching item was mailed");
     }
     println!(
-        "kill test (seed {seed}): {rounds} cycles, {kills} SIGKILLs mid-cycle, {crashes} crashes at stage boundaries, {} matched items, {} lost, {duplicated} delivered twice (same Message-ID), {} mails",
+        "kill test (seed {seed}): {rounds} cycles, {kills} SIGKILLs mid-cycle, {crashes} crashes at stage boundaries, {} matched items, {} lost, {duplicated} delivered more than once ({more_than_twice} more than twice, in the kill-every-run half), all copies with one Message-ID, {} mails",
         published.len(),
         lost.len(),
         mails.len()

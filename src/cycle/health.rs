@@ -1,0 +1,84 @@
+//! A source's health: the problems in force (failing, empty, mojibake,
+//! repaired), the notices when one starts or ends (each goes to a digest's
+//! footer once), and telling a site that moved its pages from one that
+//! published new ones.
+
+use chrono::{DateTime, Utc};
+
+use crate::config::Source;
+use crate::extract::Item;
+use crate::outbox::Notice;
+use crate::store::{Problem, SourceState, hash64};
+
+/// A listing as [`SourceState::last_listing`] keeps it: (title hash, id hash)
+/// per item.
+pub(super) fn listing(items: &[Item]) -> Vec<(u64, u64)> {
+    items.iter().map(|i| (hash64(&crate::text::fold(&i.title)), hash64(&i.id))).collect()
+}
+
+/// The new items that are old items under new URLs: their title was listed
+/// last time under a URL that has now left the listing. Titles recur (every
+/// 「日仏防衛相会談について」), so this counts only as a mass move: at least
+/// three such items, and at least half of what is new.
+pub(super) fn moved_items<'a>(last: &[(u64, u64)], listing: &[(u64, u64)], new: &[&'a Item]) -> Vec<&'a Item> {
+    if new.is_empty() {
+        return Vec::new();
+    }
+    let current: std::collections::HashSet<u64> = listing.iter().map(|(_, id)| *id).collect();
+    let gone: std::collections::HashSet<u64> =
+        last.iter().filter(|(_, id)| !current.contains(id)).map(|(t, _)| *t).collect();
+    // A first poll, or one where nothing left the listing: no title to fold.
+    if gone.is_empty() {
+        return Vec::new();
+    }
+    let moved: Vec<&Item> =
+        new.iter().copied().filter(|i| gone.contains(&hash64(&crate::text::fold(&i.title)))).collect();
+    if moved.len() >= 3 && moved.len() * 2 >= new.len() { moved } else { Vec::new() }
+}
+
+pub(super) fn problem_set(state: &SourceState) -> Vec<String> {
+    state.problems.iter().map(|p| p.kind.clone()).collect()
+}
+
+/// Sets or clears one problem on a state.
+pub(super) fn set_problem(state: &mut SourceState, kind: &str, detail: Option<String>, now: DateTime<Utc>) {
+    match detail {
+        Some(detail) => match state.problems.iter_mut().find(|p| p.kind == kind) {
+            Some(p) => p.detail = detail,
+            None => state.problems.push(Problem { kind: kind.into(), detail, since: now }),
+        },
+        None => state.problems.retain(|p| p.kind != kind),
+    }
+}
+
+/// Notices for problems that started or ended between two states.
+pub(super) fn health_notices(
+    source: &Source,
+    before: &[String],
+    after: &SourceState,
+    now: DateTime<Utc>,
+) -> Vec<Notice> {
+    let mut out = Vec::new();
+    for p in &after.problems {
+        if !before.contains(&p.kind) {
+            out.push(Notice {
+                source_id: source.id.clone(),
+                source_name: source.name.clone(),
+                unhealthy: true,
+                detail: p.detail.clone(),
+                at: now,
+            });
+        }
+    }
+    let now_kinds = problem_set(after);
+    if !before.is_empty() && now_kinds.is_empty() {
+        out.push(Notice {
+            source_id: source.id.clone(),
+            source_name: source.name.clone(),
+            unhealthy: false,
+            detail: String::new(),
+            at: now,
+        });
+    }
+    out
+}
