@@ -1,10 +1,12 @@
 //! The Store: everything kisha keeps, in one sled database.
 //!
-//! It owns sled and the state directory's lock. Five trees, each with one
+//! It owns sled and the state directory's lock. Six trees, each with one
 //! purpose:
 //!
 //! - `seen`: item id → when and from which source it was first seen.
 //! - `sources`: source id → [`SourceState`] (validators, health, counters).
+//! - `listings`: source id → its last listing (title and id hashes), written
+//!   only when it changes, so a poll answered 304 stays a small write.
 //! - `outbox`: sequence number → a queued entry (see [`crate::outbox`]).
 //! - `events`: event id → an event already mailed (see [`crate::digest`]).
 //! - `meta`: the schema version, the mail state and the digest in flight.
