@@ -161,7 +161,14 @@ async fn items_of(
         } else {
             (title_rule, title_verdict, None, None)
         };
-        out.push(Inspected {
+        out.push(Inspected::new(&item, rule, verdict, facts, unread));
+    }
+    Ok(out)
+}
+
+impl Inspected {
+    fn new(item: &Item, rule: Option<String>, verdict: Verdict, facts: Option<Facts>, unread: Option<String>) -> Self {
+        Inspected {
             url: item.url.clone(),
             title: item.title.clone(),
             date: item.date,
@@ -171,9 +178,8 @@ async fn items_of(
             facts,
             id: item.id.clone(),
             unread,
-        });
+        }
     }
-    Ok(out)
 }
 
 fn release_report(
@@ -190,17 +196,7 @@ fn release_report(
     item.date = page.date.or_else(|| item.url.as_deref().and_then(crate::dates::date_in_url));
     let release = crate::enrich::facts::extract(&item, Some(&page));
     let (rule, verdict) = judge(rules, "inspect", &item, Some(&page));
-    Ok(Inspected {
-        url: item.url.clone(),
-        title: item.title.clone(),
-        date: item.date,
-        matched: verdict.matched,
-        rule: rule.filter(|_| verdict.matched),
-        why: verdict.why,
-        facts: Some(Facts::from(&release)),
-        id: item.id,
-        unread: None,
-    })
+    Ok(Inspected::new(&item, rule, verdict, Some(Facts::from(&release)), None))
 }
 
 /// Inspects `target` (a source id, a URL or a file). `base` is the URL a
