@@ -258,11 +258,12 @@ pub fn render(s: &Status) -> String {
     }
     let st = &s.store;
     out.push_str(&format!(
-        "\nStore {} (schema {}): {} items seen, {} events, {:.1} MiB\n",
+        "\nStore {} (schema {}): {} items seen, {} event{}, {:.1} MiB\n",
         st.path.display(),
         st.schema.map(|v| v.to_string()).unwrap_or_else(|| "-".into()),
         st.items_seen,
         st.events,
+        if st.events == 1 { "" } else { "s" },
         st.size_bytes as f64 / (1024.0 * 1024.0)
     ));
     out
