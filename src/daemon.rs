@@ -109,6 +109,8 @@ async fn work(
     let mut next = initial_schedule(&ctx, ctx.clock.now());
     let mut last_prune = ctx.store.last_prune().unwrap_or(None);
     let mut last_snapshot: Option<DateTime<Utc>> = None;
+    // The last poll of each source, which a quiet 304 does not write to the store.
+    let mut polled: HashMap<String, crate::status::LivePoll> = HashMap::new();
     let mut reloads_seen = signals.borrow().reloads;
     loop {
         if signals.borrow().stop {
@@ -126,14 +128,16 @@ async fn work(
         let mut worked = !due.is_empty();
         if !due.is_empty() {
             let polls = cycle::poll_sources(&ctx, &due);
-            tokio::select! {
-                reports = polls => { reports?; }
+            let reports = tokio::select! {
+                reports = polls => reports?,
                 _ = stopped(&mut signals) => break,
-            }
-            for s in &due {
-                let stored = ctx.store.source_state(&s.id)?.and_then(|st| st.next_poll);
-                let fallback = ctx.clock.now() + chrono::Duration::from_std(s.interval).unwrap_or_default();
-                next.insert(s.id.clone(), stored.unwrap_or(fallback));
+            };
+            for r in reports {
+                let interval = ctx.config.source(&r.id).map_or(Duration::from_secs(600), |s| s.interval);
+                let fallback = r.polled_at + chrono::Duration::from_std(interval).unwrap_or_default();
+                next.insert(r.id.clone(), r.next_poll.unwrap_or(fallback));
+                let ok = !matches!(r.outcome, cycle::Outcome::Failed { .. });
+                polled.insert(r.id, crate::status::LivePoll { at: r.polled_at, ok });
             }
         }
         // A delivery runs to its end, even when a stop signal came meanwhile.
@@ -163,7 +167,8 @@ async fn work(
             last_prune = Some(now);
         }
         if worked || last_snapshot.is_none_or(|t| now - t >= SNAPSHOT_EVERY) {
-            if let Err(e) = crate::status::write_snapshot(&ctx.config, &ctx.store, now, &next) {
+            let live = crate::status::Live { next: &next, polled: &polled };
+            if let Err(e) = crate::status::write_snapshot(&ctx.config, &ctx.store, now, &live) {
                 warn!("unable to write the status snapshot: {e:#}");
             }
             last_snapshot = Some(now);
@@ -203,7 +208,8 @@ async fn work(
     }
     info!("stopping: flushing the store");
     ctx.store.flush().await?;
-    if let Err(e) = crate::status::write_snapshot(&ctx.config, &ctx.store, ctx.clock.now(), &next) {
+    let live = crate::status::Live { next: &next, polled: &polled };
+    if let Err(e) = crate::status::write_snapshot(&ctx.config, &ctx.store, ctx.clock.now(), &live) {
         warn!("unable to write the status snapshot: {e:#}");
     }
     info!("stopped");

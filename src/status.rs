@@ -142,20 +142,34 @@ pub fn collect(config: &Config, store: &Store, now: DateTime<Utc>) -> anyhow::Re
     Ok(Status { generated_at: now, daemon_pid: None, sources, outbox, store: store_status })
 }
 
+/// A poll the daemon made, as it knows it.
+#[derive(Debug, Clone, Copy)]
+pub struct LivePoll {
+    pub at: DateTime<Utc>,
+    pub ok: bool,
+}
+
+/// What the running daemon knows better than its store: the next poll of
+/// each source (a source not yet polled has it nowhere else), and the last
+/// poll (a quiet 304 is written to the store only once an hour).
+pub struct Live<'a> {
+    pub next: &'a std::collections::HashMap<String, DateTime<Utc>>,
+    pub polled: &'a std::collections::HashMap<String, LivePoll>,
+}
+
 /// Writes the daemon's snapshot atomically (temporary file, then rename).
-/// `schedule` is the daemon's own next poll per source, which a source not
-/// yet polled has nowhere else.
-pub fn write_snapshot(
-    config: &Config,
-    store: &Store,
-    now: DateTime<Utc>,
-    schedule: &std::collections::HashMap<String, DateTime<Utc>>,
-) -> anyhow::Result<()> {
+pub fn write_snapshot(config: &Config, store: &Store, now: DateTime<Utc>, live: &Live<'_>) -> anyhow::Result<()> {
     let mut status = collect(config, store, now)?;
     status.daemon_pid = Some(std::process::id());
     for s in &mut status.sources {
-        if let Some(t) = schedule.get(&s.id) {
+        if let Some(t) = live.next.get(&s.id) {
             s.next_poll = Some(*t);
+        }
+        if let Some(p) = live.polled.get(&s.id) {
+            s.last_poll = s.last_poll.max(Some(p.at));
+            if p.ok {
+                s.last_success = s.last_success.max(Some(p.at));
+            }
         }
     }
     let mut queued = store.pending()?;
@@ -218,6 +232,9 @@ pub fn render(s: &Status) -> String {
         for p in &src.problems {
             out.push_str(&format!("    problem        {} since {}: {}\n", p.kind, t(Some(p.since)), p.detail));
         }
+    }
+    if s.daemon_pid.is_none() {
+        out.push_str("  (polls answered 304 are stored at most hourly; the daemon's status shows each one)\n");
     }
     let o = &s.outbox;
     out.push_str("\nOutbox\n");

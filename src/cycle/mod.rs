@@ -48,6 +48,12 @@ const ENRICH_CONCURRENCY: usize = 4;
 /// poll stays bounded in time and in requests.
 const MAX_PAGES_PER_POLL: usize = 24;
 
+/// A `304` on a healthy source changes nothing but its poll times; they are
+/// written at most this often, so a store polled every few minutes for months
+/// does not grow with rewrites of the same record (sled 0.34 reclaims old
+/// versions slowly). The daemon's status snapshot shows the exact times.
+const QUIET_WRITE_EVERY: chrono::Duration = chrono::Duration::hours(1);
+
 /// A share of U+FFFD in titles above this is taken for a wrong charset.
 const MOJIBAKE_RATIO: f64 = 0.05;
 
@@ -141,6 +147,10 @@ pub enum Outcome {
 pub struct SourceReport {
     pub id: String,
     pub outcome: Outcome,
+    /// When the poll finished.
+    pub polled_at: DateTime<Utc>,
+    /// When the source is due again (interval, jitter, backoff, Retry-After).
+    pub next_poll: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone)]
@@ -217,23 +227,27 @@ pub async fn poll_source(ctx: &Context, source: &Source) -> SourceReport {
                 Ok(state) => {
                     let state = state.unwrap_or_default();
                     let before = problem_set(&state);
-                    record_failure(ctx, source, state, &before, error, None, ctx.clock.now()).await
+                    record_failure(ctx, source, state, &before, error, None, ctx.clock.now())
+                        .await
+                        .map(|(outcome, next)| (outcome, Some(next)))
                 }
                 Err(e) => Err(e.into()),
             }
         }
     };
-    ctx.heartbeat.beat(ctx.clock.now());
+    let polled_at = ctx.clock.now();
+    ctx.heartbeat.beat(polled_at);
     match result {
-        Ok(outcome) => SourceReport { id: source.id.clone(), outcome },
+        Ok((outcome, next_poll)) => SourceReport { id: source.id.clone(), outcome, polled_at, next_poll },
         Err(e) => {
             error!(source = %source.id, url = %source.url, "unable to record the poll: {e:#}");
-            SourceReport { id: source.id.clone(), outcome: Outcome::Failed { error: format!("{e:#}") } }
+            let outcome = Outcome::Failed { error: format!("{e:#}") };
+            SourceReport { id: source.id.clone(), outcome, polled_at, next_poll: None }
         }
     }
 }
 
-async fn poll_source_inner(ctx: &Context, source: &Source) -> anyhow::Result<Outcome> {
+async fn poll_source_inner(ctx: &Context, source: &Source) -> anyhow::Result<(Outcome, Option<DateTime<Utc>>)> {
     let store = &ctx.store;
     let settings = &ctx.config.fetch;
     let mut state = store.source_state(&source.id)?.unwrap_or_default();
@@ -253,14 +267,16 @@ async fn poll_source_inner(ctx: &Context, source: &Source) -> anyhow::Result<Out
     let body = match fetched {
         Ok(Fetched::NotModified) => {
             debug!(source = %source.id, url = %source.url, "not modified");
-            return record_success(ctx, source, state, &before, &[], Vec::new(), now)
+            return record_success(ctx, source, state, &before, &[], Vec::new(), now, true)
                 .await
-                .map(|_| Outcome::NotModified);
+                .map(|next| (Outcome::NotModified, Some(next)));
         }
         Ok(Fetched::Body(body)) => body,
         Err(e) => {
             let retry_after = e.retry_after();
-            return record_failure(ctx, source, state, &before, e.to_string(), retry_after, now).await;
+            return record_failure(ctx, source, state, &before, e.to_string(), retry_after, now)
+                .await
+                .map(|(o, next)| (o, Some(next)));
         }
     };
     // Parsing is CPU work: it runs off the async threads, so a big document
@@ -272,10 +288,16 @@ async fn poll_source_inner(ctx: &Context, source: &Source) -> anyhow::Result<Out
     };
     let extracted = match parsed {
         Ok(Ok(x)) => x,
-        Ok(Err(e)) => return record_failure(ctx, source, state, &before, e.to_string(), None, now).await,
+        Ok(Err(e)) => {
+            return record_failure(ctx, source, state, &before, e.to_string(), None, now)
+                .await
+                .map(|(o, next)| (o, Some(next)));
+        }
         Err(e) => {
             let error = format!("unable to parse: the parser stopped ({e})");
-            return record_failure(ctx, source, state, &before, error, None, now).await;
+            return record_failure(ctx, source, state, &before, error, None, now)
+                .await
+                .map(|(o, next)| (o, Some(next)));
         }
     };
     debug!(source = %source.id, items = extracted.items.len(), ms = (now - started).num_milliseconds(), "extracted");
@@ -344,7 +366,7 @@ async fn poll_source_inner(ctx: &Context, source: &Source) -> anyhow::Result<Out
             at: now,
         }));
     }
-    record_success(ctx, source, state, &before, &new, queued, now).await?;
+    let next = record_success(ctx, source, state, &before, &new, queued, now, false).await?;
     match &outcome {
         Outcome::Baseline { items } => {
             info!(source = %source.id, url = %source.url, items, "baseline recorded, nothing mailed")
@@ -354,9 +376,12 @@ async fn poll_source_inner(ctx: &Context, source: &Source) -> anyhow::Result<Out
         }
         _ => {}
     }
-    Ok(outcome)
+    Ok((outcome, Some(next)))
 }
 
+/// Records a successful poll; returns when the source is due again.
+/// `not_modified`: the server answered 304.
+#[allow(clippy::too_many_arguments)] // the parts of one poll, each a different kind
 async fn record_success(
     ctx: &Context,
     source: &Source,
@@ -365,14 +390,24 @@ async fn record_success(
     new: &[&Item],
     mut queued: Vec<Queued>,
     now: DateTime<Utc>,
-) -> anyhow::Result<()> {
+    not_modified: bool,
+) -> anyhow::Result<DateTime<Utc>> {
+    let quiet = not_modified
+        && before.is_empty()
+        && state.consecutive_errors == 0
+        && state.last_success.is_some_and(|t| now - t < QUIET_WRITE_EVERY);
+    let next = schedule::next_poll(now, source.interval, 0, None, ctx.config.fetch.backoff_cap);
+    if quiet {
+        return Ok(next);
+    }
     state.last_success = Some(now);
     state.consecutive_errors = 0;
     state.last_error = None;
     set_problem(&mut state, "failing", None, now);
-    state.next_poll = Some(schedule::next_poll(now, source.interval, 0, None, ctx.config.fetch.backoff_cap));
+    state.next_poll = Some(next);
     queued.extend(health_notices(source, before, &state, now).into_iter().map(Queued::Notice));
-    commit(ctx, source, &state, new, &queued, now).await
+    commit(ctx, source, &state, new, &queued, now).await?;
+    Ok(next)
 }
 
 async fn record_failure(
@@ -383,7 +418,7 @@ async fn record_failure(
     error: String,
     retry_after: Option<Duration>,
     now: DateTime<Utc>,
-) -> anyhow::Result<Outcome> {
+) -> anyhow::Result<(Outcome, DateTime<Utc>)> {
     state.consecutive_errors = state.consecutive_errors.saturating_add(1);
     state.last_error = Some(error.clone());
     if state.consecutive_errors >= FAILING_AFTER {
@@ -400,7 +435,7 @@ async fn record_failure(
     warn!(source = %source.id, url = %source.url, errors = state.consecutive_errors, next_poll = ?state.next_poll, "unable to poll: {error}");
     let queued: Vec<Queued> = health_notices(source, before, &state, now).into_iter().map(Queued::Notice).collect();
     commit(ctx, source, &state, &[], &queued, now).await?;
-    Ok(Outcome::Failed { error })
+    Ok((Outcome::Failed { error }, state.next_poll.unwrap_or(now)))
 }
 
 /// Records a poll ([`Store::commit_poll`]). A poll with something new commits

@@ -110,6 +110,31 @@ async fn flagship_sources_baseline_then_304_then_only_new_matches_are_mailed() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_quiet_304_is_not_rewritten_to_the_store_but_a_recovery_is() {
+    let http = HttpServer::start().await;
+    http.set(MLIT, Reply::file("application/rdf+xml", fixture("captures/mlit.xml")));
+    let mail = "[mail]\nfrom = \"k@t.invalid\"\nto = [\"d@t.invalid\"]\ntransport = \"file\"\n";
+    let setup = Setup::new("", mail, &feed_source("mlit", "国土交通省", &http.url(MLIT)), &keyword_rule(&["x"]));
+    let last_poll = |o: &std::process::Output| {
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        (v["sources"][0]["last_poll"].as_str().unwrap().to_owned(), v["sources"][0]["consecutive_errors"].clone())
+    };
+    let args = ["status", "--json", "--config", setup.config.to_str().unwrap()];
+    let status = || kisha(&args);
+    once(&setup).await;
+    let first = last_poll(&status().await);
+    once(&setup).await; // a 304 on a healthy source, within the hour: nothing to write
+    assert_eq!(last_poll(&status().await), first, "a quiet 304 rewrote the store");
+    http.set(MLIT, Reply::status(500));
+    once(&setup).await;
+    assert_eq!(last_poll(&status().await).1, 1);
+    http.set(MLIT, Reply::file("application/rdf+xml", fixture("captures/mlit.xml")));
+    once(&setup).await; // a 304 after a failure is a recovery: recorded
+    let (_, errors) = last_poll(&status().await);
+    assert_eq!(errors, 0, "the recovery was recorded");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn shift_jis_rdf_titles_come_out_exact() {
     let http = HttpServer::start().await;
     http.set(MLIT, Reply::file("application/rdf+xml", fixture("captures/mlit.xml")));
@@ -245,8 +270,14 @@ async fn sources_are_fetched_concurrently_but_at_most_per_host_at_once() {
     let mut sources = String::new();
     for i in 0..8 {
         let path = format!("/slow/{i}.xml");
-        let body = format!("<rss version=\"2.0\"><channel><title>t</title><item><title>T{i}</title><link>{}</link></item></channel></rss>", http.url(&format!("/p/{i}")));
-        http.set(&path, Reply::Slow(std::time::Duration::from_millis(300), Box::new(Reply::file("application/rss+xml", body))));
+        let body = format!(
+            "<rss version=\"2.0\"><channel><title>t</title><item><title>T{i}</title><link>{}</link></item></channel></rss>",
+            http.url(&format!("/p/{i}"))
+        );
+        http.set(
+            &path,
+            Reply::Slow(std::time::Duration::from_millis(300), Box::new(Reply::file("application/rss+xml", body))),
+        );
         sources.push_str(&feed_source(&format!("s{i}"), "S", &http.url(&path)));
     }
     let mail = "[mail]\nfrom = \"k@t.invalid\"\nto = [\"d@t.invalid\"]\ntransport = \"file\"\n";
@@ -264,7 +295,12 @@ async fn logs_are_plain_text_with_source_url_and_rule_fields() {
     let http = HttpServer::start().await;
     http.set(MLIT, Reply::file("application/rdf+xml", fixture("captures/mlit.xml")));
     let mail = "[mail]\nfrom = \"k@t.invalid\"\nto = [\"d@t.invalid\"]\ntransport = \"file\"\n";
-    let setup = Setup::new("first_run = \"mail\"", mail, &feed_source("mlit", "国土交通省", &http.url(MLIT)), &keyword_rule(&["下水道"]));
+    let setup = Setup::new(
+        "first_run = \"mail\"",
+        mail,
+        &feed_source("mlit", "国土交通省", &http.url(MLIT)),
+        &keyword_rule(&["下水道"]),
+    );
     let out = once(&setup).await;
     let log = stderr(&out);
     assert!(!log.contains('\u{1b}'), "no ANSI colour when stderr is not a terminal");
@@ -272,7 +308,12 @@ async fn logs_are_plain_text_with_source_url_and_rule_fields() {
     assert!(matched.contains("source=mlit") && matched.contains("rule=words") && matched.contains("url="), "{matched}");
 
     // log_level in the config quiets it; RUST_LOG wins over it.
-    let quiet = Setup::new("log_level = \"warn\"", mail, &feed_source("mlit", "国土交通省", &http.url(MLIT)), &keyword_rule(&["下水道"]));
+    let quiet = Setup::new(
+        "log_level = \"warn\"",
+        mail,
+        &feed_source("mlit", "国土交通省", &http.url(MLIT)),
+        &keyword_rule(&["下水道"]),
+    );
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_kisha"))
         .args(["once", "--config", quiet.config.to_str().unwrap()])
         .env_remove("RUST_LOG")
@@ -281,7 +322,12 @@ async fn logs_are_plain_text_with_source_url_and_rule_fields() {
         .unwrap();
     assert!(out.status.success());
     assert!(!stderr(&out).contains(" INFO "), "{}", stderr(&out));
-    let fresh = Setup::new("log_level = \"warn\"", mail, &feed_source("mlit", "国土交通省", &http.url(MLIT)), &keyword_rule(&["下水道"]));
+    let fresh = Setup::new(
+        "log_level = \"warn\"",
+        mail,
+        &feed_source("mlit", "国土交通省", &http.url(MLIT)),
+        &keyword_rule(&["下水道"]),
+    );
     let loud = kisha(&["once", "--config", fresh.config.to_str().unwrap()]).await;
     assert!(stderr(&loud).contains(" INFO "), "RUST_LOG=info overrides log_level");
 }
