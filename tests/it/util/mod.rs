@@ -50,7 +50,9 @@ impl Setup {
         let mut text = std::fs::read_to_string(&self.config).unwrap();
         for line in lines.lines() {
             let key = line.split('=').next().unwrap().trim();
-            text = text.lines().filter(|l| l.split('=').next().map(str::trim) != Some(key)).collect::<Vec<_>>().join("\n") + "\n";
+            text =
+                text.lines().filter(|l| l.split('=').next().map(str::trim) != Some(key)).collect::<Vec<_>>().join("\n")
+                    + "\n";
             text = text.replacen("[fetch]\n", &format!("[fetch]\n{line}\n"), 1);
         }
         std::fs::write(&self.config, text).unwrap();
