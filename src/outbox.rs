@@ -191,16 +191,6 @@ impl Store {
             })
             .map_err(tx_error)
     }
-
-    /// Drops entries that cannot be delivered at all (malformed records);
-    /// returns how many.
-    pub fn remove_queued(&self, keys: &[u64]) -> Result<usize> {
-        let mut n = 0;
-        for k in keys {
-            n += usize::from(self.outbox.remove(k.to_be_bytes())?.is_some());
-        }
-        Ok(n)
-    }
 }
 
 #[cfg(test)]

@@ -296,11 +296,6 @@ impl Store {
             .collect()
     }
 
-    pub fn save_source_state(&self, id: &str, state: &SourceState) -> Result<()> {
-        self.sources.insert(id, encode(state))?;
-        Ok(())
-    }
-
     pub fn is_seen(&self, id: &str) -> Result<bool> {
         Ok(self.seen.contains_key(id)?)
     }
@@ -417,11 +412,6 @@ impl Store {
     /// Empties the ack journal once the acks it holds are durable in sled.
     pub fn clear_ack_journal(&self) {
         let _ = std::fs::remove_file(self.dir.join("acked"));
-    }
-
-    /// Forgets a source's state (not its seen items), e.g. after `kisha source reset`.
-    pub fn forget_source(&self, id: &str) -> Result<bool> {
-        Ok(self.sources.remove(id)?.is_some())
     }
 }
 

@@ -76,10 +76,6 @@ impl Matcher {
         Matcher { rules: rules.to_vec() }
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.rules.is_empty()
-    }
-
     /// One rule's verdict on an item, from its title and summary.
     pub fn verdict(rule: &Rule, item: &Item) -> Verdict {
         let title = fold(&item.title);
@@ -161,10 +157,6 @@ impl Matcher {
             }
             _ => judged.verdict.clone(),
         }
-    }
-
-    pub fn rules(&self) -> &[Rule] {
-        &self.rules
     }
 }
 
