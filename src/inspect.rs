@@ -92,7 +92,7 @@ pub fn rules_for(config: Option<&Config>) -> Vec<Rule> {
 /// The verdict of the first rule that matches, or of the first rule.
 fn judge(rules: &[Rule], source_id: &str, item: &Item, page: Option<&ReleasePage>) -> (Option<String>, Verdict) {
     let mut first = None;
-    for rule in rules.iter().filter(|r| r.sources.is_empty() || r.sources.iter().any(|s| s == source_id)) {
+    for rule in rules.iter().filter(|r| r.applies_to(source_id)) {
         let judged = Judged { rule: rule.clone(), verdict: Matcher::verdict(rule, item) };
         let verdict = match page {
             Some(_) => Matcher::decide(&judged, item, page),

@@ -256,6 +256,13 @@ pub enum Preset {
     JpDefenseMeeting,
 }
 
+impl Rule {
+    /// Whether the rule judges items of `source_id` (no `sources` means all).
+    pub fn applies_to(&self, source_id: &str) -> bool {
+        self.sources.is_empty() || self.sources.iter().any(|s| s == source_id)
+    }
+}
+
 impl Preset {
     pub const ALL: [(&'static str, Preset); 1] = [("jp-defense-meeting", Preset::JpDefenseMeeting)];
 

@@ -111,7 +111,7 @@ impl Matcher {
     /// The first rule that matches `item`, or that may match once its page
     /// is read. Rules limited to other sources are skipped.
     pub fn judge(&self, source_id: &str, item: &Item) -> Option<Judged> {
-        let applicable = self.rules.iter().filter(|r| r.sources.is_empty() || r.sources.iter().any(|s| s == source_id));
+        let applicable = self.rules.iter().filter(|r| r.applies_to(source_id));
         let mut maybe = None;
         for rule in applicable {
             let verdict = Self::verdict(rule, item);
