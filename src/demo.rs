@@ -196,7 +196,7 @@ pub async fn run(keep_in: Option<PathBuf>) -> anyhow::Result<PathBuf> {
     println!("cycle 1: the first poll of each source is a baseline");
     let first = cycle::run_cycle(&ctx, &sources, false).await?;
     print_cycle(&config, &first);
-    println!("  mail: {}", delivery_line(&first.delivery));
+    println!("  mail: {}", first.delivery);
     println!();
 
     println!("The seed's three releases of 2018-06-29 now appear in the Kantei, MOD and MOFA listings.");
@@ -225,9 +225,9 @@ pub async fn run(keep_in: Option<PathBuf>) -> anyhow::Result<PathBuf> {
     println!("cycle 2");
     let second = cycle::run_cycle(&ctx, &sources, false).await?;
     print_cycle(&config, &second);
-    println!("  mail: {}", delivery_line(&second.delivery));
+    println!("  mail: {}", second.delivery);
     let Delivery::Sent { text, delivered, .. } = &second.delivery else {
-        anyhow::bail!("demo: the second cycle mailed nothing ({})", delivery_line(&second.delivery));
+        anyhow::bail!("demo: the second cycle mailed nothing ({})", second.delivery);
     };
     println!();
     println!("{}", "-".repeat(72));
@@ -238,24 +238,4 @@ pub async fn run(keep_in: Option<PathBuf>) -> anyhow::Result<PathBuf> {
     println!("The digest as mailed (multipart text + HTML): {}", path.display());
     println!("Try next: kisha status --config {}", config_path.display());
     Ok(path)
-}
-
-pub fn delivery_line(d: &Delivery) -> String {
-    match d {
-        Delivery::Nothing => "nothing to send".into(),
-        Delivery::NotDue { next } => {
-            format!("queued until the next digest time{}", next.map(|t| format!(" ({t})")).unwrap_or_default())
-        }
-        Delivery::Backoff { until } => format!("waiting until {until} after a failed attempt"),
-        Delivery::Suspended { error } => format!("suspended after a permanent refusal: {error}"),
-        Delivery::Sent { items, events, delivered, resent, .. } => format!(
-            "1 digest{}, {events} event{}, {items} release{}, {delivered}",
-            if *resent { " (resent)" } else { "" },
-            if *events == 1 { "" } else { "s" },
-            if *items == 1 { "" } else { "s" }
-        ),
-        Delivery::Failed { error, permanent } => {
-            format!("failed ({}): {error}", if *permanent { "permanent" } else { "will retry" })
-        }
-    }
 }

@@ -182,7 +182,7 @@ async fn once(config: Config, send_now: bool) -> anyhow::Result<()> {
     for s in &report.sources {
         writeln!(out, "{:<16} {}", s.id, describe(&s.outcome))?;
     }
-    writeln!(out, "mail: {}", kisha::demo::delivery_line(&report.delivery))?;
+    writeln!(out, "mail: {}", report.delivery)?;
     Ok(())
 }
 
@@ -342,7 +342,7 @@ async fn outbox_retry(config: Config) -> anyhow::Result<()> {
     state.next_attempt = None;
     ctx.store.save_mail_state(&state)?;
     let d = cycle::deliver(&ctx, true).await?;
-    println!("mail: {}", kisha::demo::delivery_line(&d));
+    println!("mail: {d}");
     Ok(())
 }
 

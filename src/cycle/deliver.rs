@@ -230,3 +230,27 @@ async fn send(ctx: &Context, inflight: Inflight, mut state: MailState, resent: b
         }
     }
 }
+
+/// One line for people: what the delivery came to.
+impl std::fmt::Display for Delivery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let line: String = match self {
+            Delivery::Nothing => "nothing to send".into(),
+            Delivery::NotDue { next } => {
+                format!("queued until the next digest time{}", next.map(|t| format!(" ({t})")).unwrap_or_default())
+            }
+            Delivery::Backoff { until } => format!("waiting until {until} after a failed attempt"),
+            Delivery::Suspended { error } => format!("suspended after a permanent refusal: {error}"),
+            Delivery::Sent { items, events, delivered, resent, .. } => format!(
+                "1 digest{}, {events} event{}, {items} release{}, {delivered}",
+                if *resent { " (resent)" } else { "" },
+                if *events == 1 { "" } else { "s" },
+                if *items == 1 { "" } else { "s" }
+            ),
+            Delivery::Failed { error, permanent } => {
+                format!("failed ({}): {error}", if *permanent { "permanent" } else { "will retry" })
+            }
+        };
+        f.write_str(&line)
+    }
+}
