@@ -88,6 +88,17 @@ pub fn snapshot_path(state_dir: &Path) -> PathBuf {
 
 /// Reads the status from the store.
 pub fn collect(config: &Config, store: &Store, now: DateTime<Utc>) -> anyhow::Result<Status> {
+    collect_with(config, store, now, &store.pending()?, store.event_count())
+}
+
+/// The status, given the outbox and the number of events already read.
+fn collect_with(
+    config: &Config,
+    store: &Store,
+    now: DateTime<Utc>,
+    queued: &[(u64, Queued)],
+    events: usize,
+) -> anyhow::Result<Status> {
     let states: std::collections::HashMap<String, crate::store::SourceState> =
         store.source_states()?.into_iter().collect();
     let sources = config
@@ -111,7 +122,6 @@ pub fn collect(config: &Config, store: &Store, now: DateTime<Utc>) -> anyhow::Re
             }
         })
         .collect();
-    let queued = store.pending()?;
     let mail = store.mail_state()?;
     let schedule = config.digest.schedule.as_ref();
     let outbox = OutboxStatus {
@@ -136,7 +146,7 @@ pub fn collect(config: &Config, store: &Store, now: DateTime<Utc>) -> anyhow::Re
         path: store.dir().to_path_buf(),
         schema: store.schema_version()?,
         items_seen: store.seen_count(),
-        events: store.events_since(None)?.len(),
+        events,
         size_bytes: store.size_on_disk().unwrap_or(0),
     };
     Ok(Status { generated_at: now, daemon_pid: None, sources, outbox, store: store_status })
@@ -159,7 +169,9 @@ pub struct Live<'a> {
 
 /// Writes the daemon's snapshot atomically (temporary file, then rename).
 pub fn write_snapshot(config: &Config, store: &Store, now: DateTime<Utc>, live: &Live<'_>) -> anyhow::Result<()> {
-    let mut status = collect(config, store, now)?;
+    let mut queued = store.pending()?;
+    let mut events = store.events_since(None)?;
+    let mut status = collect_with(config, store, now, &queued, events.len())?;
     status.daemon_pid = Some(std::process::id());
     for s in &mut status.sources {
         if let Some(t) = live.next.get(&s.id) {
@@ -172,9 +184,7 @@ pub fn write_snapshot(config: &Config, store: &Store, now: DateTime<Utc>, live: 
             }
         }
     }
-    let mut queued = store.pending()?;
     queued.truncate(SNAPSHOT_ENTRIES);
-    let mut events = store.events_since(None)?;
     events.truncate(SNAPSHOT_EVENTS);
     let snapshot = Snapshot { status, queued, events };
     let path = snapshot_path(&config.state_dir);

@@ -218,6 +218,11 @@ impl Store {
         Ok(events)
     }
 
+    /// How many events are stored (without decoding them).
+    pub fn event_count(&self) -> usize {
+        self.events.len()
+    }
+
     /// Events mailed recently enough to be joined by a new release. The
     /// window counts from the mailing, not from the meeting: a release about
     /// an old meeting can still be late news.
