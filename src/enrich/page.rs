@@ -170,20 +170,29 @@ pub fn read_release_checked(html: &str) -> Result<ReleasePage, String> {
 fn read(html: &str) -> ReleasePage {
     let doc = Html::parse_document(html);
     let select = |s: &str| Selector::parse(s).expect("static selector");
-    let main =
-        MAIN_SELECTORS.iter().flat_map(|s| doc.select(&select(s)).next()).find(|e| text_of(*e).chars().count() >= 80);
+    // Each candidate's text is walked once and kept with it.
+    let substantial = |e: ElementRef<'_>| {
+        let text = text_of(e);
+        (text.chars().count() >= 80).then_some(text)
+    };
+    let main = MAIN_SELECTORS
+        .iter()
+        .flat_map(|s| doc.select(&select(s)).next())
+        .find_map(|e| substantial(e).map(|text| (e, text)));
     // A `main` that holds one `article` (and asides, related lists, share
     // bars beside it) is narrowed to the article.
     let article = select("article");
-    let main = main.map(|m| {
+    let main = main.map(|(m, text)| {
         let mut articles = m.select(&article);
         match (articles.next(), articles.next()) {
-            (Some(a), None) if a.id() != m.id() && text_of(a).chars().count() >= 80 => a,
-            _ => m,
+            (Some(a), None) if a.id() != m.id() => substantial(a).map_or((m, text), |t| (a, t)),
+            _ => (m, text),
         }
     });
-    let root = main.or_else(|| doc.select(&select("body")).next()).unwrap_or_else(|| doc.root_element());
-    let text = text_of(root);
+    let (root, text) = main.unwrap_or_else(|| {
+        let root = doc.select(&select("body")).next().unwrap_or_else(|| doc.root_element());
+        (root, text_of(root))
+    });
 
     let h1 = root
         .select(&select("h1"))
