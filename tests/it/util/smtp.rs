@@ -84,18 +84,24 @@ impl SmtpSink {
         panic!("smtp_sink.py did not start within 10 s");
     }
 
+    /// The files the server wrote with this extension, in arrival order.
+    fn files(&self, ext: &str) -> Vec<PathBuf> {
+        let mut files: Vec<_> = std::fs::read_dir(&self.dir)
+            .unwrap()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == ext))
+            .collect();
+        files.sort();
+        files
+    }
+
     /// Switches behaviour: "accept", "tempfail", "reject" or "stall".
     pub fn set_mode(&self, mode: &str) {
         std::fs::write(self.dir.join("mode"), mode).unwrap();
     }
 
     pub fn messages(&self) -> Vec<Mail> {
-        let mut files: Vec<_> = std::fs::read_dir(&self.dir)
-            .unwrap()
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|e| e == "json"))
-            .collect();
-        files.sort();
+        let files = self.files("json");
         files
             .iter()
             .map(|p| {
@@ -109,22 +115,12 @@ impl SmtpSink {
 
     /// Messages received in "stall" mode, which the server never answered.
     pub fn stalled(&self) -> Vec<Mail> {
-        let mut files: Vec<_> = std::fs::read_dir(&self.dir)
-            .unwrap()
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|e| e == "stalled"))
-            .collect();
-        files.sort();
+        let files = self.files("stalled");
         files.iter().map(|p| serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()).collect()
     }
 
     pub fn raw_messages(&self) -> Vec<Vec<u8>> {
-        let mut files: Vec<_> = std::fs::read_dir(&self.dir)
-            .unwrap()
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|e| e == "eml"))
-            .collect();
-        files.sort();
+        let files = self.files("eml");
         files.iter().map(|p| std::fs::read(p).unwrap()).collect()
     }
 
