@@ -337,7 +337,7 @@ async fn poll_source_inner(ctx: &Context, source: &Source) -> anyhow::Result<(Ou
     let listing = listing(&extracted.items);
     let moved = moved_items(&state.last_listing, &listing, &new);
     let fresh: Vec<&Item> = new.iter().copied().filter(|i| !moved.iter().any(|m| m.id == i.id)).collect();
-    let moved_detail = (moved.len() >= 3)
+    let moved_detail = (!moved.is_empty())
         .then(|| format!("{} items reappeared under new URLs (site moved?); recorded, not mailed", moved.len()));
     if let Some(detail) = &moved_detail {
         warn!(source = %source.id, url = %source.url, moved = moved.len(), "{detail}");

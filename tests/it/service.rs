@@ -29,8 +29,9 @@ async fn the_shipped_config_example_passes_check() {
     let out = kisha(&["check", "--config", example]).await;
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
+    let file = std::fs::read_to_string(example).unwrap();
     for id in ["kantei", "mod", "mofa"] {
-        assert!(std::fs::read_to_string(example).unwrap().contains(&format!("id = \"{id}\"")));
+        assert!(file.contains(&format!("id = \"{id}\"")));
     }
     assert!(text.contains("sources: 3"), "{text}");
 }
