@@ -60,13 +60,19 @@ const MOJIBAKE_RATIO: f64 = 0.05;
 /// Crash injection for the kill tests: with `KISHA_CRASH_AT=<point>` in the
 /// environment the process aborts at that point, as abruptly as a SIGKILL
 /// (no destructor runs, nothing is flushed). The points are the boundaries
-/// the invariants are about: `fetched`, `committed`, `in-flight`, `sent`,
-/// `acked`.
+/// the invariants are about: `fetched`, `half-written` (inside the write of
+/// a poll that queued nothing, its first part made durable), `committed`,
+/// `in-flight`, `sent`, `acked`.
 pub(crate) fn crash_point(point: &str) {
-    if std::env::var_os("KISHA_CRASH_AT").is_some_and(|p| p == point) {
+    if crash_wanted(point) {
         eprintln!("kisha: KISHA_CRASH_AT={point}: aborting");
         std::process::abort();
     }
+}
+
+/// Whether `KISHA_CRASH_AT` names `point`.
+pub(crate) fn crash_wanted(point: &str) -> bool {
+    std::env::var_os("KISHA_CRASH_AT").is_some_and(|p| p == point)
 }
 
 /// Proof of life from the work loop, for the systemd watchdog: the time of the
@@ -438,10 +444,10 @@ async fn record_failure(
     Ok((Outcome::Failed { error }, state.next_poll.unwrap_or(now)))
 }
 
-/// Records a poll ([`Store::commit_poll`]). A poll with something new commits
-/// a sled transaction, which waits on the disk (it writes the log buffer with
-/// `sync_file_range`): that runs on the blocking pool, so a slow disk delays
-/// this source's record, never the other sources' requests.
+/// Records a poll ([`Store::write_poll`]). A poll that queued matches is
+/// written in a sled transaction, which waits on the disk (it writes the log
+/// buffer with `sync_file_range`): that runs on the blocking pool, so a slow
+/// disk delays this source's record, never the other sources' requests.
 async fn commit(
     ctx: &Context,
     source: &Source,
@@ -450,23 +456,22 @@ async fn commit(
     queued: &[Queued],
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
+    let context = || format!("store: unable to record the poll of source `{}`", source.id);
     let records = queued
         .iter()
         .map(|q| Ok((ctx.store.next_key()?, encode(q))))
-        .collect::<Result<Vec<_>, crate::store::StoreError>>()?;
-    let committed = if new.is_empty() && records.is_empty() {
-        ctx.store.commit_poll(&source.id, state, &[], &[], now)
+        .collect::<Result<Vec<_>, crate::store::StoreError>>()
+        .with_context(context)?;
+    let poll = ctx.store.prepare_poll(&source.id, state, new, records, now).with_context(context)?;
+    if poll.needs_transaction() {
+        let store = ctx.store.clone();
+        tokio::task::spawn_blocking(move || store.write_poll(&poll))
+            .await
+            .map_err(|e| anyhow::anyhow!("store: the commit of source `{}` stopped: {e}", source.id))?
     } else {
-        let (store, id, state) = (ctx.store.clone(), source.id.clone(), state.clone());
-        let new: Vec<Item> = new.iter().map(|i| (*i).clone()).collect();
-        tokio::task::spawn_blocking(move || {
-            let new: Vec<&Item> = new.iter().collect();
-            store.commit_poll(&id, &state, &new, &records, now)
-        })
-        .await
-        .map_err(|e| anyhow::anyhow!("store: the commit of source `{}` stopped: {e}", source.id))?
-    };
-    committed.with_context(|| format!("store: unable to record the poll of source `{}`", source.id))?;
+        ctx.store.write_poll(&poll)
+    }
+    .with_context(context)?;
     crash_point("committed");
     Ok(())
 }

@@ -11,14 +11,13 @@
 //! - `events`: event id → an event already mailed (see [`crate::digest`]).
 //! - `meta`: the schema version, the mail state and the digest in flight.
 //!
-//! Invariants: new items are marked seen, matches queued and the source state
-//! (with its new validators) saved in ONE transaction ([`Store::commit_poll`]),
-//! so a crash leaves either all of it or none of it, and a lost commit is
-//! simply fetched again. A poll that found nothing to record but its source's
-//! state (a `304`, a failure) writes that one key, which sled writes
-//! atomically on its own: all or nothing just the same, without the two log
-//! writes a sled 0.34 transaction costs. A second process on the same state
-//! directory gets a clear error, never a shared database.
+//! Invariants: a poll that queued matches marks its new items seen, queues
+//! the matches and saves the source state (with its new validators) in ONE
+//! transaction, so a crash leaves either all of it or none of it, and a lost
+//! commit is simply fetched again. A poll that queued nothing writes plain
+//! inserts in an order whose every prefix is safe ([`Store::write_poll`]),
+//! without the two log writes a sled 0.34 transaction costs. A second process
+//! on the same state directory gets a clear error, never a shared database.
 
 use std::fs::File;
 use std::io::Write;
@@ -109,6 +108,28 @@ pub struct Seen {
     pub source: String,
     #[serde(rename = "t")]
     pub first_seen: i64,
+}
+
+/// One poll, encoded and ready to write ([`Store::prepare_poll`]).
+#[derive(Debug, Clone)]
+pub struct PollRecord {
+    source_id: String,
+    state: Vec<u8>,
+    /// The new listing, when it changed.
+    listing: Option<Vec<u8>>,
+    /// Ids of the items first seen in this poll, and their shared record.
+    new_items: Vec<String>,
+    seen: Vec<u8>,
+    /// Outbox entries: key and encoded [`crate::outbox::Queued`].
+    queued: Vec<(u64, Vec<u8>)>,
+}
+
+impl PollRecord {
+    /// Whether writing it takes a transaction (it queued something), which
+    /// waits on the disk: callers on the async threads move it off them.
+    pub fn needs_transaction(&self) -> bool {
+        !self.queued.is_empty()
+    }
 }
 
 pub struct Store {
@@ -315,16 +336,9 @@ impl Store {
         Ok(out)
     }
 
-    /// Records one poll of a source in one transaction: the new items as
-    /// seen, the queued records in the outbox (under keys from
-    /// [`Store::next_key`]), and the source's new state.
-    ///
-    /// A poll with no new item and nothing queued writes only the state, with
-    /// one insert: a single key is atomic without a transaction, and a sled
-    /// 0.34 transaction seals and writes (with `sync_file_range`) the log
-    /// buffer before and after itself, which made up most of the CPU time of
-    /// a cycle of 304s (scripts/bench-cycle). Either way the write is durable
-    /// at the next [`Store::flush`], as before.
+    /// Records one poll of a source: the new items as seen, the queued
+    /// records in the outbox (under keys from [`Store::next_key`]), and the
+    /// source's new state ([`Store::prepare_poll`], then [`Store::write_poll`]).
     pub fn commit_poll(
         &self,
         source_id: &str,
@@ -333,30 +347,82 @@ impl Store {
         queued: &[(u64, Vec<u8>)],
         now: DateTime<Utc>,
     ) -> Result<()> {
-        // The listing is written only when it changed: after a 304 it did not.
+        self.write_poll(&self.prepare_poll(source_id, state, new_items, queued.to_vec(), now)?)
+    }
+
+    /// Encodes one poll's records for [`Store::write_poll`]. The listing is
+    /// kept only when it changed: after a `304` it did not.
+    pub fn prepare_poll(
+        &self,
+        source_id: &str,
+        state: &SourceState,
+        new_items: &[&Item],
+        queued: Vec<(u64, Vec<u8>)>,
+        now: DateTime<Utc>,
+    ) -> Result<PollRecord> {
         let listing = encode_listing(&state.last_listing);
         let listing = (self.listings.get(source_id)?.as_deref() != Some(listing.as_slice())).then_some(listing);
-        let state = encode(state);
-        if new_items.is_empty() && queued.is_empty() && listing.is_none() {
-            self.sources.insert(source_id.as_bytes(), state)?;
+        Ok(PollRecord {
+            source_id: source_id.into(),
+            state: encode(state),
+            listing,
+            new_items: new_items.iter().map(|i| i.id.clone()).collect(),
+            seen: encode(&Seen { source: source_id.into(), first_seen: now.timestamp() }),
+            queued,
+        })
+    }
+
+    /// Writes one poll so that a crash at any point loses nothing.
+    ///
+    /// A poll that queued something writes it all in one transaction: its
+    /// queued items must never be seen without being queued. A poll that
+    /// queued nothing (a baseline, a poll of unmatched items, a `304`, a
+    /// failure) writes plain inserts in this order: the new items as seen,
+    /// the listing, the state. sled recovers a prefix of its log, so a crash
+    /// can lose only a tail of that order, and every tail is harmless: items
+    /// seen without the state are fetched again with the old validators and,
+    /// already seen, not mailed; nothing in them was going to be mailed. This
+    /// matters for speed: a sled 0.34 transaction also seals and writes (with
+    /// `sync_file_range`) the log buffer before and after itself, and one per
+    /// source made up a third of a cold cycle's CPU time (scripts/bench-cycle).
+    /// Either way the write is durable at the next [`Store::flush`].
+    pub fn write_poll(&self, poll: &PollRecord) -> Result<()> {
+        if poll.queued.is_empty() {
+            for id in &poll.new_items {
+                self.seen.insert(id.as_bytes(), poll.seen.as_slice())?;
+            }
+            if let Some(listing) = &poll.listing {
+                self.listings.insert(poll.source_id.as_bytes(), listing.as_slice())?;
+            }
+            self.crash_point_durable("half-written");
+            self.sources.insert(poll.source_id.as_bytes(), poll.state.as_slice())?;
             return Ok(());
         }
-        let seen = encode(&Seen { source: source_id.into(), first_seen: now.timestamp() });
         (&self.seen, &self.sources, &self.outbox, &self.listings)
-            .transaction(|(seen_tree, sources, outbox, listings)| {
-                for item in new_items {
-                    seen_tree.insert(item.id.as_bytes(), seen.as_slice())?;
+            .transaction(|(seen, sources, outbox, listings)| {
+                for id in &poll.new_items {
+                    seen.insert(id.as_bytes(), poll.seen.as_slice())?;
                 }
-                for (key, value) in queued {
+                for (key, value) in &poll.queued {
                     outbox.insert(&key.to_be_bytes(), value.as_slice())?;
                 }
-                sources.insert(source_id.as_bytes(), state.as_slice())?;
-                if let Some(listing) = &listing {
-                    listings.insert(source_id.as_bytes(), listing.as_slice())?;
+                sources.insert(poll.source_id.as_bytes(), poll.state.as_slice())?;
+                if let Some(listing) = &poll.listing {
+                    listings.insert(poll.source_id.as_bytes(), listing.as_slice())?;
                 }
                 Ok(())
             })
             .map_err(tx_error)
+    }
+
+    /// A crash point of the kill tests ([`crate::cycle::crash_point`]) that
+    /// first makes everything written so far durable: the worst moment for a
+    /// crash is when some writes reached the disk and the rest did not.
+    fn crash_point_durable(&self, point: &str) {
+        if crate::cycle::crash_wanted(point) {
+            let _ = self.db.flush();
+            crate::cycle::crash_point(point);
+        }
     }
 
     /// Removes seen records older than `before`; returns how many went.
