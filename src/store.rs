@@ -125,9 +125,12 @@ pub struct PollRecord {
 }
 
 impl PollRecord {
-    /// Whether writing it takes a transaction (it queued something), which
-    /// waits on the disk: callers on the async threads move it off them.
-    pub fn needs_transaction(&self) -> bool {
+    /// Whether writing it waits on the disk: a transaction (it queued
+    /// something) writes the log with `sync_file_range`. Plain inserts only
+    /// fill sled's log buffer in memory, and sled writes full buffers from
+    /// its own threads. Callers on the async threads move a transaction off
+    /// them.
+    pub fn waits_on_disk(&self) -> bool {
         !self.queued.is_empty()
     }
 }

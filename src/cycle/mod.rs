@@ -444,10 +444,9 @@ async fn record_failure(
     Ok((Outcome::Failed { error }, state.next_poll.unwrap_or(now)))
 }
 
-/// Records a poll ([`Store::write_poll`]). A poll that queued matches is
-/// written in a sled transaction, which waits on the disk (it writes the log
-/// buffer with `sync_file_range`): that runs on the blocking pool, so a slow
-/// disk delays this source's record, never the other sources' requests.
+/// Records a poll ([`Store::write_poll`]). A write that waits on the disk
+/// (a transaction) runs on the blocking pool, so a slow disk delays this
+/// source's record, never the other sources' requests.
 async fn commit(
     ctx: &Context,
     source: &Source,
@@ -463,7 +462,7 @@ async fn commit(
         .collect::<Result<Vec<_>, crate::store::StoreError>>()
         .with_context(context)?;
     let poll = ctx.store.prepare_poll(&source.id, state, new, records, now).with_context(context)?;
-    if poll.needs_transaction() {
+    if poll.waits_on_disk() {
         let store = ctx.store.clone();
         tokio::task::spawn_blocking(move || store.write_poll(&poll))
             .await
