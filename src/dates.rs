@@ -10,7 +10,7 @@
 use std::sync::LazyLock;
 
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
-use regex::Regex;
+use regex::{Captures, Regex};
 
 use crate::text::nfkc;
 
@@ -101,54 +101,66 @@ fn num(s: &str) -> Option<i64> {
     if s == "元" { Some(1) } else { s.parse().ok() }
 }
 
+/// How one form reads its captures: where the date starts, and the date
+/// (none when the numbers make no date). The reference date is for the forms
+/// with no year; without one they read nothing.
+type Read = fn(&Captures, Option<NaiveDate>) -> Option<(usize, NaiveDate)>;
+
+fn ymd(y: i64, m: i64, d: i64) -> Option<NaiveDate> {
+    NaiveDate::from_ymd_opt(i32::try_from(y).ok()?, u32::try_from(m).ok()?, u32::try_from(d).ok()?)
+}
+
+fn start(c: &Captures, group: usize) -> usize {
+    c.get(group).map_or(0, |m| m.start())
+}
+
+/// The forms in the order they are tried, each with its reader.
+static FORMS: LazyLock<[(&'static Regex, Read); 8]> = LazyLock::new(|| {
+    [
+        (&*ERA, |c, _| {
+            let y = era_year(&c[1], num(&c[2])? as i32)?;
+            Some((start(c, 0), ymd(y as i64, num(&c[3])?, num(&c[4])?)?))
+        }),
+        (&*ERA_SHORT, |c, _| {
+            let y = era_year(&c[1], num(&c[2])? as i32)?;
+            Some((start(c, 1), ymd(y as i64, num(&c[3])?, num(&c[4])?)?))
+        }),
+        (&*YMD_KANJI, |c, _| Some((start(c, 0), ymd(num(&c[1])?, num(&c[2])?, num(&c[3])?)?))),
+        // 2024.07.28 and 2024-07-28, but not 2024.07-28.
+        (&*YMD_SEP, |c, _| {
+            (c[2] == c[4]).then_some(())?;
+            Some((start(c, 1), ymd(num(&c[1])?, num(&c[3])?, num(&c[5])?)?))
+        }),
+        (&*EN_MDY, |c, _| Some((start(c, 0), ymd(num(&c[3])?, month_number(&c[1])? as i64, num(&c[2])?)?))),
+        (&*EN_DMY, |c, _| Some((start(c, 0), ymd(num(&c[3])?, month_number(&c[2])? as i64, num(&c[1])?)?))),
+        (&*MD_KANJI, |c, reference| {
+            Some((start(c, 0), infer_year(num(&c[1])? as u32, num(&c[2])? as u32, reference?)?))
+        }),
+        (&*EN_MD, |c, reference| {
+            Some((start(c, 0), infer_year(month_number(&c[1])?, num(&c[2])? as u32, reference?)?))
+        }),
+    ]
+});
+
 /// The first date written in `text`, in any of the forms above. A date with
 /// no year (`8月19日付`, "On March 16") takes its year from `reference`; with
 /// no reference it is skipped.
+///
+/// Each form's first date counts, and the earliest of them wins. A date at
+/// the very start cannot be beaten, so the forms after it are not tried: a
+/// listing's date cell (`2026年11月29日`) is read with three regexes, not eight.
 pub fn find_date(text: &str, reference: Option<NaiveDate>) -> Option<NaiveDate> {
     let text = nfkc(text);
     let mut best: Option<(usize, NaiveDate)> = None;
-    let mut consider = |pos: usize, date: Option<NaiveDate>| {
-        if let Some(d) = date
+    for (form, read) in FORMS.iter() {
+        let first = form.captures_iter(&text).find_map(|c| read(&c, reference));
+        if let Some((pos, date)) = first
             && best.is_none_or(|(p, _)| pos < p)
         {
-            best = Some((pos, d));
+            best = Some((pos, date));
         }
-    };
-    let ymd = |y: i64, m: i64, d: i64| NaiveDate::from_ymd_opt(y as i32, m as u32, d as u32);
-
-    for c in ERA.captures_iter(&text) {
-        let y = num(&c[2]).and_then(|n| era_year(&c[1], n as i32));
-        consider(c.get(0).unwrap().start(), y.and_then(|y| ymd(y as i64, num(&c[3])?, num(&c[4])?)));
-    }
-    for c in ERA_SHORT.captures_iter(&text) {
-        let y = num(&c[2]).and_then(|n| era_year(&c[1], n as i32));
-        consider(c.get(1).unwrap().start(), y.and_then(|y| ymd(y as i64, num(&c[3])?, num(&c[4])?)));
-    }
-    for c in YMD_KANJI.captures_iter(&text) {
-        consider(c.get(0).unwrap().start(), ymd(num(&c[1])?, num(&c[2])?, num(&c[3])?));
-    }
-    for c in YMD_SEP.captures_iter(&text) {
-        // 2024.07.28 and 2024-07-28, but not 2024.07-28.
-        if c[2] == c[4] {
-            consider(c.get(1).unwrap().start(), ymd(num(&c[1])?, num(&c[3])?, num(&c[5])?));
-        }
-    }
-    for c in EN_MDY.captures_iter(&text) {
-        let m = month_number(&c[1]);
-        consider(c.get(0).unwrap().start(), m.and_then(|m| ymd(num(&c[3])?, m as i64, num(&c[2])?)));
-    }
-    for c in EN_DMY.captures_iter(&text) {
-        let m = month_number(&c[2]);
-        consider(c.get(0).unwrap().start(), m.and_then(|m| ymd(num(&c[3])?, m as i64, num(&c[1])?)));
-    }
-    if let Some(reference) = reference {
-        for c in MD_KANJI.captures_iter(&text) {
-            let (m, d) = (num(&c[1])? as u32, num(&c[2])? as u32);
-            consider(c.get(0).unwrap().start(), infer_year(m, d, reference));
-        }
-        for c in EN_MD.captures_iter(&text) {
-            let m = month_number(&c[1]);
-            consider(c.get(0).unwrap().start(), m.and_then(|m| infer_year(m, num(&c[2])? as u32, reference)));
+        if best.is_some_and(|(p, _)| p == 0) {
+            break;
         }
     }
     best.map(|(_, d)| d)

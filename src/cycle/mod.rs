@@ -2,7 +2,8 @@
 //!
 //! This is the only place that calls the stages in order, for one source:
 //! Fetcher → Extractor → Store (what is new) → Matcher → Enricher → Store
-//! (seen + outbox + source state, one transaction). After the sources,
+//! (seen + outbox + source state: one transaction when something is queued,
+//! see [`Store::write_poll`]). After the sources,
 //! [`deliver`] takes the outbox through Digest → Mailer. A failing source is
 //! recorded and logged with its URL; the others go on.
 //!
