@@ -39,7 +39,7 @@ enum Tag<'a> {
 }
 
 fn find(hay: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
-    hay.get(from..)?.windows(needle.len()).position(|w| w == needle).map(|i| from + i)
+    memchr::memmem::find(hay.get(from..)?, needle).map(|i| from + i)
 }
 
 fn is_name_byte(b: u8) -> bool {
@@ -52,7 +52,7 @@ fn is_name_byte(b: u8) -> bool {
 /// tag is text. `None` at the end of the input or inside an unfinished tag.
 fn next_tag(b: &[u8], mut from: usize) -> Option<(Tag<'_>, usize)> {
     loop {
-        let lt = from + b.get(from..)?.iter().position(|&c| c == b'<')?;
+        let lt = from + memchr::memchr(b'<', b.get(from..)?)?;
         let rest = &b[lt..];
         if rest.starts_with(b"<!--") {
             from = find(b, lt + 4, b"-->")? + 3;
@@ -80,13 +80,15 @@ fn next_tag(b: &[u8], mut from: usize) -> Option<(Tag<'_>, usize)> {
             let mut quote = None;
             let mut i = name_at + name_len;
             let gt = loop {
-                let c = *b.get(i)?;
-                match quote {
-                    Some(q) if c == q => quote = None,
-                    Some(_) => {}
-                    None if c == b'"' || c == b'\'' => quote = Some(c),
-                    None if c == b'>' => break i,
-                    None => {}
+                let rest = b.get(i..)?;
+                i += match quote {
+                    Some(q) => memchr::memchr(q, rest)?,
+                    None => memchr::memchr3(b'"', b'\'', b'>', rest)?,
+                };
+                match (quote, b[i]) {
+                    (Some(_), _) => quote = None,
+                    (None, b'>') => break i,
+                    (None, q) => quote = Some(q),
                 }
                 i += 1;
             };
