@@ -9,6 +9,7 @@
 //! hands on raw bytes; [`decode`] turns a page's bytes into text.
 
 pub mod decode;
+mod tls;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -151,7 +152,9 @@ impl Fetcher {
                 attempt.follow()
             }
         });
+        let tls = tls::client_config().map_err(|e| anyhow::anyhow!("fetch: unable to set up TLS: {e}"))?;
         let client = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
             .user_agent(settings.user_agent.clone())
             .connect_timeout(settings.connect_timeout)
             .read_timeout(settings.read_timeout)
