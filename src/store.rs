@@ -41,6 +41,10 @@ use crate::fetch::Validators;
 pub const SCHEMA_VERSION: u32 = 2;
 
 const SCHEMA_KEY: &[u8] = b"schema";
+
+/// How many times (10 ms apart) opening waits for sled's file lock, held by a
+/// background writer of a store this process has just closed.
+const SLED_LOCK_RETRIES: usize = 200;
 const LAST_PRUNE_KEY: &[u8] = b"last_prune";
 
 #[derive(Debug, thiserror::Error)]
@@ -206,8 +210,24 @@ impl Store {
         // that back and must clear it, which made 5–6 MiB of the resident
         // set (scripts/bench-cycle: a warm cycle of 1,000 sources peaked at
         // 35 MiB, 30 MiB this way).
-        let opened = std::thread::scope(|s| s.spawn(|| config.open()).join());
-        let db = opened.unwrap_or_else(|panic| std::panic::resume_unwind(panic)).map_err(|e| StoreError::Open {
+        let open = || {
+            std::thread::scope(|s| s.spawn(|| config.open()).join()).unwrap_or_else(|p| std::panic::resume_unwind(p))
+        };
+        let mut opened = open();
+        // kisha.lock proves no other process has this store. sled's own lock
+        // on its file can still be held for a moment by a background writer
+        // of the same store, closed by this process just before (a test, a
+        // command that reopens): wait for it, a bounded while.
+        for _ in 0..SLED_LOCK_RETRIES {
+            match &opened {
+                Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                    opened = open();
+                }
+                _ => break,
+            }
+        }
+        let db = opened.map_err(|e| StoreError::Open {
             path: path.clone(),
             detail: format!(
                 "{e} (if the store is corrupt, move {} aside; kisha starts over with a baseline)",
