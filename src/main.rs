@@ -356,7 +356,13 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    init_logging(config.as_ref().and_then(|c| c.log_level.as_deref()));
+    // The demo narrates on stdout; its log would only repeat it, so it shows
+    // warnings and errors unless RUST_LOG asks for more.
+    let level = match &cli.command {
+        Command::Demo { .. } => Some("warn"),
+        _ => config.as_ref().and_then(|c| c.log_level.as_deref()),
+    };
+    init_logging(level);
     // The daemon runs a worker per core. A one-shot command runs its async
     // work on this thread alone: a cycle mostly waits on the network, and a
     // second worker cost more in cross-thread wake-ups than it gave back

@@ -262,6 +262,17 @@ async fn the_demo_mails_the_seed_day() {
     let eml: Vec<_> = std::fs::read_dir(dir.path().join("outbox")).unwrap().filter_map(|e| e.ok()).collect();
     assert_eq!(eml.len(), 1, "one .eml written");
     assert!(text.contains("not modified (304)"), "the unchanged MLIT feed answers 304:\n{text}");
+
+    // As a user runs it (no RUST_LOG): the narration alone, no log lines between.
+    let dir = tempfile::tempdir().unwrap();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_kisha"))
+        .args(["demo", "--dir", dir.path().to_str().unwrap()])
+        .env_remove("RUST_LOG")
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("INFO"), "the demo logs at info by default:\n{}", stderr(&out));
 }
 
 #[tokio::test(flavor = "multi_thread")]
