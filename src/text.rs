@@ -24,15 +24,24 @@ pub fn nfkc(s: &str) -> Cow<'_, str> {
 /// The form used for matching: NFKC, lower case, and the wave dashes and
 /// tildes that NFKC leaves apart (`〜`, `～`, `~`) folded into `~`.
 pub fn fold(s: &str) -> String {
-    nfkc(s)
-        .chars()
-        .map(|c| match c {
-            '〜' | '～' | '∼' => '~',
-            _ => c,
-        })
-        .flat_map(char::to_lowercase)
-        .collect()
+    let normal = nfkc(s);
+    let mut out = String::with_capacity(normal.len());
+    for c in normal.chars() {
+        match c {
+            '〜' | '～' | '∼' => out.push('~'),
+            c if c.is_ascii() => out.push(c.to_ascii_lowercase()),
+            // Kana and CJK ideographs have no case: no table lookup for the
+            // characters most titles are made of.
+            CASELESS_CJK_START..=CASELESS_CJK_END => out.push(c),
+            c => out.extend(c.to_lowercase()),
+        }
+    }
+    out
 }
+
+/// Hiragana to the end of the CJK ideographs: no character here has case.
+const CASELESS_CJK_START: char = '\u{3040}';
+const CASELESS_CJK_END: char = '\u{9fff}';
 
 /// Whether `c` breaks or pads a line: ASCII whitespace, control characters
 /// (CR and LF included), Unicode line and paragraph separators, a BOM. The
@@ -122,6 +131,12 @@ pub fn replacement_ratio(s: &str) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_caseless_range_has_no_character_with_case() {
+        let cased: Vec<char> = (CASELESS_CJK_START..=CASELESS_CJK_END).filter(|c| c.to_lowercase().ne([*c])).collect();
+        assert!(cased.is_empty(), "characters with a lower case: {cased:?}");
+    }
 
     #[test]
     fn nfkc_folds_full_width_forms() {
