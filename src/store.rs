@@ -41,11 +41,11 @@ use crate::fetch::Validators;
 pub const SCHEMA_VERSION: u32 = 2;
 
 const SCHEMA_KEY: &[u8] = b"schema";
+const LAST_PRUNE_KEY: &[u8] = b"last_prune";
 
 /// How many times (10 ms apart) opening waits for sled's file lock, held by a
 /// background writer of a store this process has just closed.
 const SLED_LOCK_RETRIES: usize = 200;
-const LAST_PRUNE_KEY: &[u8] = b"last_prune";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
