@@ -193,29 +193,23 @@ fn main() {
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for total in sizes {
         let dir: PathBuf = tempfile::tempdir().expect("a temporary directory").keep();
-        let t = Instant::now();
-        let ok = Command::new(&me)
-            .args([
-                "fill",
+        // This bench again, as `fill` or `measure` of this size.
+        let child = |mode: &str| {
+            let mut command = Command::new(&me);
+            command.args([
+                mode,
                 dir.to_str().expect("a UTF-8 path"),
                 &total.to_string(),
                 "--cache-mib",
                 &cache_mib.to_string(),
-            ])
-            .status()
-            .expect("run the filler");
+            ]);
+            command
+        };
+        let t = Instant::now();
+        let ok = child("fill").status().expect("run the filler");
         assert!(ok.success(), "fill {total} failed");
         let fill_s = t.elapsed().as_secs_f64();
-        let out = Command::new(&me)
-            .args([
-                "measure",
-                dir.to_str().expect("a UTF-8 path"),
-                &total.to_string(),
-                "--cache-mib",
-                &cache_mib.to_string(),
-            ])
-            .output()
-            .expect("run the measurement");
+        let out = child("measure").output().expect("run the measurement");
         assert!(out.status.success(), "measure {total} failed: {}", String::from_utf8_lossy(&out.stderr));
         let line = String::from_utf8_lossy(&out.stdout);
         let f: Vec<&str> = line.trim().split('\t').collect();

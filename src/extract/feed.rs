@@ -272,24 +272,23 @@ mod tests {
         assert_eq!(out.items[0].title, "防衛省の報道発表について");
     }
 
+    /// An RSS 2.0 feed of `n` items.
+    fn rss_items(n: usize) -> String {
+        let items: String =
+            (0..n).map(|i| format!("<item><title>T{i}</title><link>https://e.go.jp/{i}</link></item>")).collect();
+        format!("<rss version=\"2.0\"><channel><title>t</title>{items}</channel></rss>")
+    }
+
     #[test]
     fn a_huge_feed_is_cut_before_parsing() {
-        let mut xml = String::from("<rss version=\"2.0\"><channel><title>t</title>");
-        for i in 0..10_000 {
-            xml.push_str(&format!("<item><title>T{i}</title><link>https://e.go.jp/{i}</link></item>"));
-        }
-        xml.push_str("</channel></rss>");
+        let xml = rss_items(10_000);
         let out = extract("s", xml.as_bytes(), None, &base("https://e.go.jp/f"), 10).unwrap();
         assert_eq!((out.items.len(), out.over_cap), (10, 9_990));
     }
 
     #[test]
     fn the_item_cap_holds() {
-        let mut xml = String::from("<rss version=\"2.0\"><channel><title>t</title>");
-        for i in 0..50 {
-            xml.push_str(&format!("<item><title>T{i}</title><link>https://e.go.jp/{i}</link></item>"));
-        }
-        xml.push_str("</channel></rss>");
+        let xml = rss_items(50);
         let out = extract("s", xml.as_bytes(), None, &base("https://e.go.jp/f"), 10).unwrap();
         assert_eq!((out.items.len(), out.over_cap), (10, 40));
     }
