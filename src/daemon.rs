@@ -142,8 +142,10 @@ async fn work(
         }
         // A delivery runs to its end, even when a stop signal came meanwhile.
         match cycle::deliver(&ctx, false).await {
-            Ok(cycle::Delivery::Nothing | cycle::Delivery::NotDue { .. } | cycle::Delivery::Backoff { .. }) => {}
-            Ok(_) => worked = true,
+            // Only a mail attempt changes what the snapshot shows; a suspended
+            // delivery answers the same on every wake-up.
+            Ok(cycle::Delivery::Sent { .. } | cycle::Delivery::Failed { .. }) => worked = true,
+            Ok(_) => {}
             Err(e) => error!("unable to deliver: {e:#}"),
         }
         let now = ctx.clock.now();

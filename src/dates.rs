@@ -114,6 +114,10 @@ fn start(c: &Captures, group: usize) -> usize {
     c.get(group).map_or(0, |m| m.start())
 }
 
+/// Where the forms with no year start in [`FORMS`]: they come last, and are
+/// not tried without a reference date.
+const YEARLESS: usize = 6;
+
 /// The forms in the order they are tried, each with its reader.
 static FORMS: LazyLock<[(&'static Regex, Read); 8]> = LazyLock::new(|| {
     [
@@ -152,7 +156,8 @@ static FORMS: LazyLock<[(&'static Regex, Read); 8]> = LazyLock::new(|| {
 pub fn find_date(text: &str, reference: Option<NaiveDate>) -> Option<NaiveDate> {
     let text = nfkc(text);
     let mut best: Option<(usize, NaiveDate)> = None;
-    for (form, read) in FORMS.iter() {
+    let forms = if reference.is_some() { &FORMS[..] } else { &FORMS[..YEARLESS] };
+    for (form, read) in forms {
         let first = form.captures_iter(&text).find_map(|c| read(&c, reference));
         if let Some((pos, date)) = first
             && best.is_none_or(|(p, _)| pos < p)

@@ -1,7 +1,7 @@
 //! The Outbox: matches waiting to be mailed, durable in the store.
 //!
 //! A match enters the outbox in the same transaction that marks its item seen
-//! ([`crate::store::Store::commit_poll`]), and leaves it only after the mail
+//! ([`crate::store::Store::write_poll`]), and leaves it only after the mail
 //! server accepted a digest holding it. Delivery is a small state machine kept
 //! in the store's `meta` tree:
 //!

@@ -609,8 +609,12 @@ mod tests {
         assert!(!String::from_utf8_lossy(&store.sources.get("mod").unwrap().unwrap()).contains("last_listing"));
         // Rewriting the state with the same listing leaves the listing record as it was.
         let before = store.listings.get("mod").unwrap();
-        store.commit_poll("mod", &state, &[], &[], Utc::now()).unwrap();
+        let poll = store.prepare_poll("mod", &state, &[], Vec::new(), Utc::now()).unwrap();
+        assert!(poll.listing.is_none(), "an unchanged listing is not written again");
+        store.write_poll(&poll).unwrap();
         assert_eq!(store.listings.get("mod").unwrap(), before);
+        let moved = SourceState { last_listing: vec![(5, 6)], ..state.clone() };
+        assert!(store.prepare_poll("mod", &moved, &[], Vec::new(), Utc::now()).unwrap().listing.is_some());
         assert!(store.check().unwrap().problems.is_empty());
     }
 

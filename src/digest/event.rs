@@ -163,8 +163,8 @@ impl Event {
             _ => 4,
         };
         // Ties go to a Japanese title (the readers' language), then the earliest.
-        let japanese = |r: &EventRelease| !r.title.chars().any(|c| ('\u{3040}'..='\u{9fff}').contains(&c));
-        if let Some(lead) = self.releases.iter().min_by_key(|r| (rank(r), japanese(r))) {
+        let foreign = |r: &EventRelease| !crate::enrich::facts::is_japanese(&r.title);
+        if let Some(lead) = self.releases.iter().min_by_key(|r| (rank(r), foreign(r))) {
             self.headline = lead.title.clone();
             self.date = lead.date.or(self.date);
         }

@@ -281,9 +281,14 @@ mod tests {
 
     #[test]
     fn a_huge_feed_is_cut_before_parsing() {
-        let xml = rss_items(10_000);
+        // Past item 20 (twice the cap) every title holds a bare `&`: parsed,
+        // they would need the repair, and say so in the note.
+        let xml = rss_items(10_000).replacen("<title>T20</title>", "<title>T20 & more</title>", 1);
         let out = extract("s", xml.as_bytes(), None, &base("https://e.go.jp/f"), 10).unwrap();
         assert_eq!((out.items.len(), out.over_cap), (10, 9_990));
+        assert_eq!(out.note, None, "the items past the cut were never parsed");
+        let whole = extract("s", xml.as_bytes(), None, &base("https://e.go.jp/f"), 10_000).unwrap();
+        assert!(whole.note.is_some(), "the bare `&` needs a repair when parsed");
     }
 
     #[test]

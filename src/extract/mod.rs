@@ -88,7 +88,7 @@ impl Extracted {
         let mut seen = std::collections::HashSet::new();
         self.items.retain(|i| seen.insert(i.id.clone()));
         if self.items.len() > max_items {
-            self.over_cap = self.items.len() - max_items;
+            self.over_cap += self.items.len() - max_items;
             self.items.truncate(max_items);
         }
         let titles: String = self.items.iter().map(|i| i.title.as_str()).collect();

@@ -152,7 +152,10 @@ impl Fetcher {
                 attempt.follow()
             }
         });
-        let tls = tls::client_config().map_err(|e| anyhow::anyhow!("fetch: unable to set up TLS: {e}"))?;
+        let provider = rustls::crypto::CryptoProvider::get_default()
+            .cloned()
+            .ok_or_else(|| anyhow::anyhow!("fetch: no TLS crypto provider is installed"))?;
+        let tls = tls::client_config(provider).map_err(|e| anyhow::anyhow!("fetch: unable to set up TLS: {e}"))?;
         let client = reqwest::Client::builder()
             .tls_backend_preconfigured(tls)
             .user_agent(settings.user_agent.clone())

@@ -18,11 +18,10 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 use rustls_platform_verifier::Verifier;
 
-/// A TLS client configuration for HTTP/1.1 that verifies servers with the
-/// platform's roots, loaded at the first handshake.
-pub fn client_config() -> Result<rustls::ClientConfig, rustls::Error> {
-    let provider =
-        CryptoProvider::get_default().cloned().unwrap_or_else(|| Arc::new(rustls::crypto::ring::default_provider()));
+/// A TLS client configuration for HTTP/1.1 with `provider`'s algorithms,
+/// that verifies servers with the platform's roots, loaded at the first
+/// handshake.
+pub fn client_config(provider: Arc<CryptoProvider>) -> Result<rustls::ClientConfig, rustls::Error> {
     let mut config = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()?
         .dangerous()

@@ -171,7 +171,7 @@ fn is_kana(c: char) -> bool {
 }
 
 /// Whether the text is Japanese: kana or kanji in more than a tenth of it.
-fn is_japanese(s: &str) -> bool {
+pub(crate) fn is_japanese(s: &str) -> bool {
     let (mut all, mut cjk) = (0usize, 0usize);
     for c in s.chars().filter(|c| !c.is_whitespace()) {
         all += 1;
