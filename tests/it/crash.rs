@@ -22,7 +22,9 @@ fn feed(http: &HttpServer, items: &[(String, String)]) -> Vec<u8> {
     xml.into_bytes()
 }
 
-/// Runs `kisha once`, killing it with SIGKILL after `kill_after` if it is still running.
+/// Runs `kisha once`, killing it with SIGKILL after `kill_after` if it is
+/// still running. True when the run was stopped: killed before it ended, or
+/// aborted (SIGABRT) at the crash point `crash_at`, which it must reach.
 async fn once_killed(setup: &Setup, kill_after: Option<Duration>, crash_at: Option<&str>) -> bool {
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_kisha"));
     cmd.args(["once", "--config", setup.config.to_str().unwrap()])
@@ -41,8 +43,10 @@ async fn once_killed(setup: &Setup, kill_after: Option<Duration>, crash_at: Opti
             }
         }
         None => {
-            child.wait().await.unwrap();
-            crash_at.is_some()
+            use std::os::unix::process::ExitStatusExt;
+            const SIGABRT: i32 = 6;
+            let status = child.wait().await.unwrap();
+            crash_at.is_some() && status.signal() == Some(SIGABRT)
         }
     }
 }
@@ -67,6 +71,7 @@ async fn sigkill_at_any_moment_loses_no_matched_item() {
     let points = ["fetched", "committed", "in-flight", "sent", "acked"];
     let mut published = Vec::new();
     let (mut kills, mut crashes) = (0, 0);
+    let mut reached = std::collections::BTreeSet::new();
     // First half: each killed run is followed by a clean one, as systemd
     // restarts a crashed service. Second half: every run is killed, so work
     // piles up across many crashes. (A kill between the server storing a
@@ -90,7 +95,10 @@ async fn sigkill_at_any_moment_loses_no_matched_item() {
         } else if round % 8 == 6 {
             // A crash injected exactly at a stage boundary.
             let point = points[(round / 8) % points.len()];
-            crashes += usize::from(once_killed(&setup, None, Some(point)).await);
+            if once_killed(&setup, None, Some(point)).await {
+                crashes += 1;
+                reached.insert(point);
+            }
         } else {
             // A SIGKILL at a random moment of a cycle (a debug cycle takes ~30–150 ms).
             let after = Duration::from_millis(rng.u64(0..150));
@@ -140,7 +148,11 @@ async fn sigkill_at_any_moment_loses_no_matched_item() {
         lost.len(),
         mails.len()
     );
-    assert!(kills + crashes >= 50, "only {kills} kills and {crashes} crashes: the cycles finished before the kill");
+    // The crash points are certain; how many random kills land before a cycle
+    // ends depends on the machine's speed, so that count is only reported.
+    // (A round may legitimately miss its point: nothing left to send after the
+    // previous kill delivered it.)
+    assert_eq!(reached.len(), points.len(), "crash points reached: {reached:?} of {points:?}");
     assert!(lost.is_empty(), "lost: {lost:?}");
     let check = kisha(&["store", "check", "--config", setup.config.to_str().unwrap()]).await;
     assert!(check.status.success() && stdout(&check).contains("consistent"), "{}", stdout(&check));
@@ -176,17 +188,16 @@ async fn sigkill_during_a_baseline_never_makes_the_listing_mail() {
     let setup = Setup::new("", &smtp_mail(smtp.port), &sources, &keyword_rule(&["防衛相会談"]));
     let seed = std::env::var("KISHA_KILL_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(20_260_829u64);
     let mut rng = fastrand::Rng::with_seed(seed);
-    let mut kills = 0;
+    let (mut kills, mut half_written) = (0, 0);
     for round in 0..16 {
         let _ = std::fs::remove_dir_all(setup.state());
         publish(0);
         let after = Duration::from_millis(rng.u64(0..200));
-        let crashed = if round % 2 == 1 {
-            once_killed(&setup, None, Some("half-written")).await
+        if round % 2 == 1 {
+            half_written += usize::from(once_killed(&setup, None, Some("half-written")).await);
         } else {
-            once_killed(&setup, Some(after), None).await
-        };
-        kills += usize::from(crashed);
+            kills += usize::from(once_killed(&setup, Some(after), None).await);
+        }
         // The listing changes, so the next poll reads it whole (not a 304).
         publish(1);
         let out = kisha(&["once", "--send-now", "--config", setup.config.to_str().unwrap()]).await;
@@ -200,6 +211,8 @@ async fn sigkill_during_a_baseline_never_makes_the_listing_mail() {
         assert!(stdout(&check).contains("consistent"), "round {round}: {}", stdout(&check));
     }
     assert!(smtp.messages().is_empty(), "a baseline item was mailed");
-    println!("baseline kill test (seed {seed}): 16 baselines, {kills} crashed or killed mid-cycle, 0 mails");
-    assert!(kills >= 12, "only {kills} of 16 baselines were stopped before they finished");
+    println!(
+        "baseline kill test (seed {seed}): 16 baselines, {half_written} crashed half-written, {kills} of 8 killed mid-cycle, 0 mails"
+    );
+    assert_eq!(half_written, 8, "every odd round crashes inside a poll's write");
 }

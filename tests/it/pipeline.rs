@@ -130,6 +130,7 @@ async fn a_quiet_304_is_not_rewritten_to_the_store_but_a_recovery_is() {
     assert_eq!(last_poll(&status().await).1, 1);
     http.set(MLIT, Reply::file("application/rdf+xml", fixture("captures/mlit.xml")));
     once(&setup).await; // a 304 after a failure is a recovery: recorded
+    assert_eq!(http.hits_on(MLIT).last().map(|h| h.status), Some(304), "the recovery was a 304");
     let (_, errors) = last_poll(&status().await);
     assert_eq!(errors, 0, "the recovery was recorded");
 }

@@ -89,6 +89,7 @@ async fn digest_preview_shows_the_next_digest_and_changes_nothing() {
     let queued = |o: &std::process::Output| {
         serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()["outbox"]["queued_items"].clone()
     };
+    assert!(queued(&before).as_u64().is_some_and(|n| n >= 1), "an item was queued: {}", queued(&before));
     assert_eq!(queued(&before), queued(&after), "preview sends nothing and dequeues nothing");
     assert!(!setup.state().join("outbox").exists(), "no .eml was written");
 }
