@@ -24,7 +24,7 @@ use std::time::Instant;
 
 use chrono::{Duration, Utc};
 use kisha::extract::Item;
-use kisha::store::{SourceState, Store};
+use kisha::store::{SourceState, Store, hash64};
 
 const PER_POLL: usize = 30;
 const SPAN_DAYS: i64 = 800;
@@ -65,9 +65,14 @@ fn fill(dir: &Path, total: usize, cache_mib: u64) {
         let refs: Vec<&Item> = items.iter().collect();
         // Evenly over the last 800 days, oldest first.
         let seen = now - Duration::seconds(SPAN_DAYS * 86_400 * (polls - p) as i64 / polls as i64);
-        store.commit_poll(&source_id(s), &state, &refs, &[], seen).expect("commit");
+        store.commit_poll(&source_id(s), &state, Some(&listing_of(&items)), &refs, &[], seen).expect("commit");
     }
     store.flush_blocking().expect("flush");
+}
+
+/// A listing as a poll keeps it: (title hash, id hash) per item.
+fn listing_of(items: &[Item]) -> Vec<(u64, u64)> {
+    items.iter().map(|i| (hash64(&i.title), hash64(&i.id))).collect()
 }
 
 /// The number of items source `s` got in a fill of `total`.
@@ -123,7 +128,7 @@ fn measure(dir: &Path, total: usize, cache_mib: u64) {
         let listing: Vec<Item> = (top.saturating_sub(PER_POLL - 3)..top + 3).rev().map(|k| item(s, k)).collect();
         let new = store.unseen(&listing).expect("lookup");
         assert_eq!(new.len(), 3, "the 3 new items, and only them, are unseen");
-        store.commit_poll(&source_id(s), &state, &new, &[], now).expect("commit");
+        store.commit_poll(&source_id(s), &state, Some(&listing_of(&listing)), &new, &[], now).expect("commit");
         next[s] += 3;
     }
     let changed_us = t.elapsed().as_secs_f64() * 1e6 / POLLS as f64;
@@ -135,7 +140,7 @@ fn measure(dir: &Path, total: usize, cache_mib: u64) {
         let top = next[s];
         let listing: Vec<Item> = (top.saturating_sub(PER_POLL)..top).rev().map(|k| item(s, k)).collect();
         assert!(store.unseen(&listing).expect("lookup").is_empty());
-        store.commit_poll(&source_id(s), &state, &[], &[], now).expect("commit");
+        store.commit_poll(&source_id(s), &state, Some(&listing_of(&listing)), &[], &[], now).expect("commit");
     }
     let unchanged_us = t.elapsed().as_secs_f64() * 1e6 / POLLS as f64;
 

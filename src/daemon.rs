@@ -118,13 +118,8 @@ async fn work(
         }
         let now = ctx.clock.now();
         ctx.heartbeat.beat(now);
-        let due: Vec<_> = ctx
-            .config
-            .sources
-            .iter()
-            .filter(|s| s.enabled && next.get(&s.id).is_some_and(|t| *t <= now))
-            .cloned()
-            .collect();
+        let due: Vec<_> =
+            ctx.config.sources.iter().filter(|s| s.enabled && next.get(&s.id).is_some_and(|t| *t <= now)).collect();
         let mut worked = !due.is_empty();
         if !due.is_empty() {
             let polls = cycle::poll_sources(&ctx, &due);

@@ -191,7 +191,7 @@ pub async fn run(keep_in: Option<PathBuf>) -> anyhow::Result<PathBuf> {
     println!("  config: {}", config_path.display());
     println!();
     let ctx = Context::open(config.clone(), Clock::system())?;
-    let sources = config.sources.clone();
+    let sources: Vec<_> = config.sources.iter().collect();
 
     println!("cycle 1: the first poll of each source is a baseline");
     let first = cycle::run_cycle(&ctx, &sources, false).await?;

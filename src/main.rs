@@ -176,7 +176,7 @@ fn open_store(config: &Config) -> Result<Store, StoreError> {
 
 async fn once(config: Config, send_now: bool) -> anyhow::Result<()> {
     let ctx = Context::open(config, Clock::system())?;
-    let sources: Vec<_> = ctx.config.sources.iter().filter(|s| s.enabled).cloned().collect();
+    let sources: Vec<_> = ctx.config.sources.iter().filter(|s| s.enabled).collect();
     let report = cycle::run_cycle(&ctx, &sources, send_now).await?;
     let mut out = std::io::stdout().lock();
     for s in &report.sources {
@@ -384,27 +384,28 @@ fn main() -> ExitCode {
         }
     };
     let result: anyhow::Result<bool> = runtime.block_on(async move {
-        let need = || config.clone().expect("commands with --config have a loaded config");
+        // Moved, not cloned: a config of 10,000 sources is megabytes.
+        let need = |config: Option<Config>| config.expect("commands with --config have a loaded config");
         match cli.command {
             Command::Run { config: path } => {
                 let signals = daemon::unix_signals()?;
                 daemon::run(path, Clock::system(), signals).await.map(|_| true)
             }
-            Command::Once { send_now, .. } => once(need(), send_now).await.map(|_| true),
-            Command::Check { .. } => check(&need()).map(|_| true),
+            Command::Once { send_now, .. } => once(need(config), send_now).await.map(|_| true),
+            Command::Check { .. } => check(&need(config)).map(|_| true),
             Command::Inspect { target, follow, base, json, .. } => {
                 let report = inspect::inspect(&target, config.as_ref(), follow, base.as_ref()).await?;
                 print!("{}", if json { inspect::to_json(&report) + "\n" } else { inspect::render(&report) });
                 Ok(true)
             }
-            Command::Status { json, .. } => show_status(&need(), json).map(|_| true),
-            Command::Events { since, json, .. } => events(&need(), since, json).map(|_| true),
-            Command::Digest { preview: true, html, .. } => preview(&need(), html).map(|_| true),
+            Command::Status { json, .. } => show_status(&need(config), json).map(|_| true),
+            Command::Events { since, json, .. } => events(&need(config), since, json).map(|_| true),
+            Command::Digest { preview: true, html, .. } => preview(&need(config), html).map(|_| true),
             Command::Digest { preview: false, .. } => {
                 anyhow::bail!("digest: only --preview is supported; digests are sent by `kisha once` and `kisha run`")
             }
-            Command::Store(StoreCommand::Check { .. }) => store_check(&need()),
-            Command::Outbox(OutboxCommand::Retry { .. }) => outbox_retry(need()).await.map(|_| true),
+            Command::Store(StoreCommand::Check { .. }) => store_check(&need(config)),
+            Command::Outbox(OutboxCommand::Retry { .. }) => outbox_retry(need(config)).await.map(|_| true),
             Command::Demo { dir } => kisha::demo::run(dir).await.map(|_| true),
             Command::Completions { shell } => {
                 clap_complete::generate(shell, &mut Cli::command(), "kisha", &mut std::io::stdout());

@@ -216,7 +216,7 @@ mod tests {
             detail: "x".into(),
             at: Utc::now(),
         });
-        store.commit_poll("s", &Default::default(), &[], &[(key, encode(&notice))], Utc::now()).unwrap();
+        store.commit_poll("s", &Default::default(), None, &[], &[(key, encode(&notice))], Utc::now()).unwrap();
         assert_eq!(store.pending().unwrap(), vec![(key, notice)]);
 
         let inflight = Inflight {

@@ -90,10 +90,8 @@ pub struct SourceState {
     /// Problems now in force ("failing", "empty", "mojibake"), each with a detail.
     #[serde(default)]
     pub problems: Vec<Problem>,
-    /// The last full answer as (title hash, id hash) pairs, to tell a site
-    /// that moved its pages from one that published new ones. Kept in the
-    /// `listings` tree, not in the state record (schema 1 kept it here, and
-    /// is read for the migration).
+    /// Read only by the migration from schema 1, which kept the last listing
+    /// here. It lives in the `listings` tree now ([`Store::listing`]).
     #[serde(default, skip_serializing)]
     pub last_listing: Vec<(u64, u64)>,
 }
@@ -326,14 +324,19 @@ impl Store {
         Ok(self.db.size_on_disk()?)
     }
 
-    /// A source's state, with its last listing.
+    /// A source's state.
     pub fn source_state(&self, id: &str) -> Result<Option<SourceState>> {
         let Some(bytes) = self.sources.get(id)? else { return Ok(None) };
-        let mut state: SourceState = decode(&format!("state of source `{id}`"), &bytes)?;
-        if let Some(listing) = self.listings.get(id)? {
-            state.last_listing = decode_listing(&listing);
-        }
-        Ok(Some(state))
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| StoreError::Decode { what: format!("state of source `{id}`"), detail: e.to_string() })
+    }
+
+    /// A source's last full answer as (title hash, id hash) pairs, to tell a
+    /// site that moved its pages from one that published new ones. Read only
+    /// when a poll got a full answer: a `304` does not need it.
+    pub fn listing(&self, id: &str) -> Result<Vec<(u64, u64)>> {
+        Ok(self.listings.get(id)?.map(|l| decode_listing(&l)).unwrap_or_default())
     }
 
     pub fn source_states(&self) -> Result<Vec<(String, SourceState)>> {
@@ -368,31 +371,36 @@ impl Store {
     }
 
     /// Records one poll of a source: the new items as seen, the queued
-    /// records in the outbox (under keys from [`Store::next_key`]), and the
-    /// source's new state ([`Store::prepare_poll`], then [`Store::write_poll`]).
+    /// records in the outbox (under keys from [`Store::next_key`]), the
+    /// listing it read (none after a `304` or a failure), and the source's
+    /// new state ([`Store::prepare_poll`], then [`Store::write_poll`]).
     pub fn commit_poll(
         &self,
         source_id: &str,
         state: &SourceState,
+        listing: Option<&[(u64, u64)]>,
         new_items: &[&Item],
         queued: &[(u64, Vec<u8>)],
         now: DateTime<Utc>,
     ) -> Result<()> {
-        self.write_poll(&self.prepare_poll(source_id, state, new_items, queued.to_vec(), now)?)
+        self.write_poll(&self.prepare_poll(source_id, state, listing, new_items, queued.to_vec(), now)?)
     }
 
-    /// Encodes one poll's records for [`Store::write_poll`]. The listing is
-    /// kept only when it changed: after a `304` it did not.
+    /// Encodes one poll's records for [`Store::write_poll`]. The listing the
+    /// poll read is kept only when it differs from the stored one.
     pub fn prepare_poll(
         &self,
         source_id: &str,
         state: &SourceState,
+        listing: Option<&[(u64, u64)]>,
         new_items: &[&Item],
         queued: Vec<(u64, Vec<u8>)>,
         now: DateTime<Utc>,
     ) -> Result<PollRecord> {
-        let listing = encode_listing(&state.last_listing);
-        let listing = (self.listings.get(source_id)?.as_deref() != Some(listing.as_slice())).then_some(listing);
+        let listing = match listing.map(encode_listing) {
+            Some(l) if self.listings.get(source_id)?.as_deref() != Some(l.as_slice()) => Some(l),
+            _ => None,
+        };
         Ok(PollRecord {
             source_id: source_id.into(),
             state: encode(state),
@@ -558,7 +566,7 @@ mod tests {
         assert_eq!(store.unseen(&items).unwrap().len(), 2);
         let state = SourceState { baseline_done: true, ..Default::default() };
         let key = store.next_key().unwrap();
-        store.commit_poll("s", &state, &[&items[0]], &[(key, b"{}".to_vec())], Utc::now()).unwrap();
+        store.commit_poll("s", &state, None, &[&items[0]], &[(key, b"{}".to_vec())], Utc::now()).unwrap();
         let unseen: Vec<_> = store.unseen(&items).unwrap().iter().map(|i| i.id.clone()).collect();
         assert_eq!(unseen, ["https://e.go.jp/2"]);
         assert!(store.source_state("s").unwrap().unwrap().baseline_done);
@@ -570,7 +578,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), 1 << 20).unwrap();
         let state = SourceState { items_seen: 7, ..Default::default() };
-        store.commit_poll("s", &state, &[], &[], Utc::now()).unwrap();
+        store.commit_poll("s", &state, None, &[], &[], Utc::now()).unwrap();
         assert_eq!(store.source_state("s").unwrap(), Some(state));
         assert_eq!((store.seen.len(), store.outbox.len()), (0, 0));
     }
@@ -605,16 +613,22 @@ mod tests {
         let store = Store::open(dir.path(), 1 << 20).unwrap();
         assert_eq!(store.schema_version().unwrap(), Some(2));
         let state = store.source_state("mod").unwrap().unwrap();
-        assert_eq!((state.items_seen, state.last_listing.clone()), (7, listing.clone()));
+        assert_eq!((state.items_seen, store.listing("mod").unwrap()), (7, listing.clone()));
         assert!(!String::from_utf8_lossy(&store.sources.get("mod").unwrap().unwrap()).contains("last_listing"));
-        // Rewriting the state with the same listing leaves the listing record as it was.
+        // Rewriting the state with the same listing, or after a 304 (no
+        // listing), leaves the listing record as it was.
         let before = store.listings.get("mod").unwrap();
-        let poll = store.prepare_poll("mod", &state, &[], Vec::new(), Utc::now()).unwrap();
-        assert!(poll.listing.is_none(), "an unchanged listing is not written again");
+        for read in [Some(listing.as_slice()), None] {
+            let poll = store.prepare_poll("mod", &state, read, &[], Vec::new(), Utc::now()).unwrap();
+            assert!(poll.listing.is_none(), "an unchanged listing is not written again");
+            store.write_poll(&poll).unwrap();
+            assert_eq!(store.listings.get("mod").unwrap(), before);
+        }
+        let moved = [(5, 6)];
+        let poll = store.prepare_poll("mod", &state, Some(&moved), &[], Vec::new(), Utc::now()).unwrap();
+        assert!(poll.listing.is_some());
         store.write_poll(&poll).unwrap();
-        assert_eq!(store.listings.get("mod").unwrap(), before);
-        let moved = SourceState { last_listing: vec![(5, 6)], ..state.clone() };
-        assert!(store.prepare_poll("mod", &moved, &[], Vec::new(), Utc::now()).unwrap().listing.is_some());
+        assert_eq!(store.listing("mod").unwrap(), moved);
         assert!(store.check().unwrap().problems.is_empty());
     }
 
@@ -624,8 +638,8 @@ mod tests {
         let store = Store::open(dir.path(), 1 << 20).unwrap();
         let old = Utc::now() - chrono::Duration::days(500);
         let items = [item("https://e.go.jp/archive/1"), item("https://e.go.jp/archive/2")];
-        let state = SourceState { last_listing: vec![(0, hash64(&items[0].id))], ..Default::default() };
-        store.commit_poll("s", &state, &[&items[0], &items[1]], &[], old).unwrap();
+        let listing = [(0, hash64(&items[0].id))];
+        store.commit_poll("s", &SourceState::default(), Some(&listing), &[&items[0], &items[1]], &[], old).unwrap();
         assert_eq!(store.prune_seen(Utc::now() - chrono::Duration::days(400)).unwrap(), 1);
         assert!(store.is_seen("https://e.go.jp/archive/1").unwrap(), "still listed: kept");
         assert!(!store.is_seen("https://e.go.jp/archive/2").unwrap());
@@ -637,8 +651,8 @@ mod tests {
         let store = Store::open(dir.path(), 1 << 20).unwrap();
         let old = Utc::now() - chrono::Duration::days(500);
         let items = [item("https://e.go.jp/old"), item("https://e.go.jp/new")];
-        store.commit_poll("s", &SourceState::default(), &[&items[0]], &[], old).unwrap();
-        store.commit_poll("s", &SourceState::default(), &[&items[1]], &[], Utc::now()).unwrap();
+        store.commit_poll("s", &SourceState::default(), None, &[&items[0]], &[], old).unwrap();
+        store.commit_poll("s", &SourceState::default(), None, &[&items[1]], &[], Utc::now()).unwrap();
         assert_eq!(store.prune_seen(Utc::now() - chrono::Duration::days(400)).unwrap(), 1);
         assert!(store.is_seen("https://e.go.jp/new").unwrap());
         assert!(!store.is_seen("https://e.go.jp/old").unwrap());

@@ -10,7 +10,7 @@ use crate::extract::Item;
 use crate::outbox::Notice;
 use crate::store::{Problem, SourceState, hash64};
 
-/// A listing as [`SourceState::last_listing`] keeps it: (title hash, id hash)
+/// A listing as the store keeps it ([`Store::listing`](crate::store::Store::listing)): (title hash, id hash)
 /// per item.
 pub(super) fn listing(items: &[Item]) -> Vec<(u64, u64)> {
     items.iter().map(|i| (hash64(&crate::text::fold(&i.title)), hash64(&i.id))).collect()

@@ -274,7 +274,7 @@ async fn poll_source_inner(ctx: &Context, source: &Source) -> anyhow::Result<(Ou
     let body = match fetched {
         Ok(Fetched::NotModified) => {
             debug!(source = %source.id, url = %source.url, "not modified");
-            return record_success(ctx, source, state, &before, &[], Vec::new(), now, true)
+            return record_success(ctx, source, state, &before, None, &[], Vec::new(), now, true)
                 .await
                 .map(|next| (Outcome::NotModified, Some(next)));
         }
@@ -342,7 +342,7 @@ async fn poll_source_inner(ctx: &Context, source: &Source) -> anyhow::Result<(Ou
     // A site that moves its pages lists the same titles under new URLs: those
     // items are recorded, not mailed, and the move is reported once.
     let listing = listing(&extracted.items);
-    let moved = moved_items(&state.last_listing, &listing, &new);
+    let moved = moved_items(&store.listing(&source.id)?, &listing, &new);
     let fresh: Vec<&Item> = new.iter().copied().filter(|i| !moved.iter().any(|m| m.id == i.id)).collect();
     let moved_detail = (!moved.is_empty())
         .then(|| format!("{} items reappeared under new URLs (site moved?); recorded, not mailed", moved.len()));
@@ -350,7 +350,6 @@ async fn poll_source_inner(ctx: &Context, source: &Source) -> anyhow::Result<(Ou
         warn!(source = %source.id, url = %source.url, moved = moved.len(), "{detail}");
     }
     let entries = if baseline { Vec::new() } else { match_items(ctx, source, &fresh, now).await };
-    state.last_listing = listing;
     state.validators = validators;
     state.last_item_count = Some(extracted.items.len());
     state.items_seen += new.len() as u64;
@@ -373,7 +372,7 @@ async fn poll_source_inner(ctx: &Context, source: &Source) -> anyhow::Result<(Ou
             at: now,
         }));
     }
-    let next = record_success(ctx, source, state, &before, &new, queued, now, false).await?;
+    let next = record_success(ctx, source, state, &before, Some(&listing), &new, queued, now, false).await?;
     match &outcome {
         Outcome::Baseline { items } => {
             info!(source = %source.id, url = %source.url, items, "baseline recorded, nothing mailed")
@@ -387,13 +386,15 @@ async fn poll_source_inner(ctx: &Context, source: &Source) -> anyhow::Result<(Ou
 }
 
 /// Records a successful poll; returns when the source is due again.
-/// `not_modified`: the server answered 304.
+/// `listing`: the listing read (none after a 304); `not_modified`: the
+/// server answered 304.
 #[allow(clippy::too_many_arguments)] // the parts of one poll, each a different kind
 async fn record_success(
     ctx: &Context,
     source: &Source,
     mut state: SourceState,
     before: &[String],
+    listing: Option<&[(u64, u64)]>,
     new: &[&Item],
     mut queued: Vec<Queued>,
     now: DateTime<Utc>,
@@ -413,7 +414,7 @@ async fn record_success(
     set_problem(&mut state, "failing", None, now);
     state.next_poll = Some(next);
     queued.extend(health_notices(source, before, &state, now).into_iter().map(Queued::Notice));
-    commit(ctx, source, &state, new, &queued, now).await?;
+    commit(ctx, source, &state, listing, new, &queued, now).await?;
     Ok(next)
 }
 
@@ -441,7 +442,7 @@ async fn record_failure(
     ));
     warn!(source = %source.id, url = %source.url, errors = state.consecutive_errors, next_poll = ?state.next_poll, "unable to poll: {error}");
     let queued: Vec<Queued> = health_notices(source, before, &state, now).into_iter().map(Queued::Notice).collect();
-    commit(ctx, source, &state, &[], &queued, now).await?;
+    commit(ctx, source, &state, None, &[], &queued, now).await?;
     Ok((Outcome::Failed { error }, state.next_poll.unwrap_or(now)))
 }
 
@@ -452,6 +453,7 @@ async fn commit(
     ctx: &Context,
     source: &Source,
     state: &SourceState,
+    listing: Option<&[(u64, u64)]>,
     new: &[&Item],
     queued: &[Queued],
     now: DateTime<Utc>,
@@ -462,7 +464,7 @@ async fn commit(
         .map(|q| Ok((ctx.store.next_key()?, encode(q))))
         .collect::<Result<Vec<_>, crate::store::StoreError>>()
         .with_context(context)?;
-    let poll = ctx.store.prepare_poll(&source.id, state, new, records, now).with_context(context)?;
+    let poll = ctx.store.prepare_poll(&source.id, state, listing, new, records, now).with_context(context)?;
     if poll.waits_on_disk() {
         let store = ctx.store.clone();
         tokio::task::spawn_blocking(move || store.write_poll(&poll))
@@ -477,7 +479,7 @@ async fn commit(
 }
 
 /// Polls `sources` (at most `fetch.concurrency` at once), then delivers.
-pub async fn run_cycle(ctx: &Context, sources: &[Source], force_send: bool) -> anyhow::Result<CycleReport> {
+pub async fn run_cycle(ctx: &Context, sources: &[&Source], force_send: bool) -> anyhow::Result<CycleReport> {
     let sources = poll_sources(ctx, sources).await?;
     let delivery = deliver(ctx, force_send).await?;
     Ok(CycleReport { sources, delivery })
@@ -487,24 +489,31 @@ pub async fn run_cycle(ctx: &Context, sources: &[Source], force_send: bool) -> a
 /// store. Dropping the future stops the polls at once: a poll commits in one
 /// transaction at its end, so a stopped poll left nothing behind, or (its
 /// commit already running on the blocking pool) all of its record.
-pub async fn poll_sources(ctx: &Context, sources: &[Source]) -> anyhow::Result<Vec<SourceReport>> {
+pub async fn poll_sources(ctx: &Context, sources: &[&Source]) -> anyhow::Result<Vec<SourceReport>> {
     let permits = Arc::new(Semaphore::new(ctx.config.fetch.concurrency));
     let mut tasks = JoinSet::new();
+    let mut reports: Vec<(usize, SourceReport)> = Vec::with_capacity(sources.len());
+    let mut collect = |joined: Result<(usize, SourceReport), tokio::task::JoinError>| match joined {
+        Ok(r) => reports.push(r),
+        Err(e) => error!("a source task failed: {e}"),
+    };
     for (index, source) in sources.iter().enumerate() {
         let permit = permits.clone().acquire_owned().await?;
+        // A finished task keeps its whole future's memory until it is
+        // joined: join as we go, so memory follows the concurrency, not N.
+        while let Some(joined) = tasks.try_join_next() {
+            collect(joined);
+        }
+        // Each task owns a copy of its source only while it runs.
         let ctx = ctx.clone();
-        let source = source.clone();
+        let source = (*source).clone();
         tasks.spawn(async move {
             let _permit = permit;
             (index, poll_source(&ctx, &source).await)
         });
     }
-    let mut reports: Vec<(usize, SourceReport)> = Vec::with_capacity(sources.len());
     while let Some(joined) = tasks.join_next().await {
-        match joined {
-            Ok(r) => reports.push(r),
-            Err(e) => error!("a source task failed: {e}"),
-        }
+        collect(joined);
     }
     reports.sort_by_key(|(i, _)| *i);
     ctx.store.flush().await?;
