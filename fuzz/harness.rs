@@ -74,7 +74,7 @@ pub fn feed_extract(data: &[u8]) {
 }
 
 fn css(s: &str) -> Css {
-    Css { text: s.into(), selector: scraper::Selector::parse(s).expect("static selector") }
+    Css { text: s.into(), selector: std::sync::Arc::new(scraper::Selector::parse(s).expect("static selector")) }
 }
 
 /// A listing page: decoded, then read with MOFA-like selectors (items under a

@@ -7,10 +7,11 @@
 
 mod raw;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use lettre::message::Mailbox;
@@ -204,11 +205,12 @@ pub enum SourceKind {
     Page(PageSelectors),
 }
 
-/// A compiled selector with the text it was written as.
+/// A compiled selector with the text it was written as. Shared: the sources
+/// of one site repeat the same selectors, and each is compiled once.
 #[derive(Debug, Clone)]
 pub struct Css {
-    pub text: String,
-    pub selector: Selector,
+    pub text: Arc<str>,
+    pub selector: Arc<Selector>,
 }
 
 #[derive(Debug, Clone)]
@@ -295,7 +297,7 @@ impl Config {
                 message: e.message().trim().to_owned(),
             }])
         })?;
-        let mut v = Validator { path, text, errors: Vec::new() };
+        let mut v = Validator { path, text, errors: Vec::new(), selectors: HashMap::new() };
         let config = v.config(raw);
         if v.errors.is_empty() {
             Ok(config.expect("no errors means a config was built"))
@@ -336,6 +338,8 @@ struct Validator<'a> {
     path: &'a Path,
     text: &'a str,
     errors: Vec<ConfigError>,
+    /// The selectors compiled so far, by their text.
+    selectors: HashMap<String, Css>,
 }
 
 impl Validator<'_> {
@@ -402,8 +406,15 @@ impl Validator<'_> {
             Some(v) => (v.get_ref().clone(), v.span()),
             None => (default?.to_owned(), 0..0),
         };
+        if let Some(css) = self.selectors.get(&text) {
+            return Some(css.clone());
+        }
         match Selector::parse(&text) {
-            Ok(selector) => Some(Css { text, selector }),
+            Ok(selector) => {
+                let css = Css { text: text.as_str().into(), selector: Arc::new(selector) };
+                self.selectors.insert(text, css.clone());
+                Some(css)
+            }
             Err(e) => {
                 self.error(span, key, format!("invalid CSS selector `{text}`: {}", selector_error(&e)));
                 None
@@ -866,4 +877,38 @@ fn check_secret_file(path: &Path) -> Result<(), String> {
 #[cfg(not(unix))]
 fn check_secret_file(_: &Path) -> Result<(), String> {
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page(id: &str, item: &str) -> String {
+        format!(
+            "[[source]]\nid = \"{id}\"\nkind = \"page\"\nurl = \"https://www.mofa.go.jp/{id}.html\"\nitem = \"{item}\"\ntitle = \"a\"\nlink = \"a\"\n\n"
+        )
+    }
+
+    const HEAD: &str = "state_dir = \"/tmp/kisha-config-test\"\n[mail]\nfrom = \"k@example.jp\"\nto = [\"r@example.jp\"]\ntransport = \"file\"\n\n";
+
+    #[test]
+    fn sources_share_a_selector_written_the_same_and_each_bad_one_is_reported() {
+        let text = format!("{HEAD}{}{}{}", page("a", "ul > li"), page("b", "ul > li"), page("c", "dl > dd"));
+        let config = Config::parse(Path::new("k.toml"), &text).unwrap();
+        let items: Vec<&Css> = config
+            .sources
+            .iter()
+            .map(|s| match &s.kind {
+                SourceKind::Page(sel) => &sel.item,
+                SourceKind::Feed => panic!("{} is a page", s.id),
+            })
+            .collect();
+        assert!(Arc::ptr_eq(&items[0].selector, &items[1].selector), "compiled once");
+        assert!(!Arc::ptr_eq(&items[0].selector, &items[2].selector));
+        assert_eq!(&*items[2].text, "dl > dd");
+
+        let text = format!("{HEAD}{}{}", page("a", "ul >"), page("b", "ul >"));
+        let errors = Config::parse(Path::new("k.toml"), &text).unwrap_err().to_string();
+        assert_eq!(errors.matches("invalid CSS selector `ul >`").count(), 2, "{errors}");
+    }
 }

@@ -127,7 +127,7 @@ mod tests {
     use crate::config::Css;
 
     fn css(s: &str) -> Css {
-        Css { text: s.into(), selector: scraper::Selector::parse(s).unwrap() }
+        Css { text: s.into(), selector: std::sync::Arc::new(scraper::Selector::parse(s).unwrap()) }
     }
 
     fn selectors(item: &str, date: Option<&str>, heading: Option<&str>) -> PageSelectors {
