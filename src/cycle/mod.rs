@@ -234,9 +234,7 @@ pub async fn poll_source(ctx: &Context, source: &Source) -> SourceReport {
                 Ok(state) => {
                     let state = state.unwrap_or_default();
                     let before = problem_set(&state);
-                    record_failure(ctx, source, state, &before, error, None, ctx.clock.now())
-                        .await
-                        .map(|(outcome, next)| (outcome, Some(next)))
+                    record_failure(ctx, source, state, &before, error, None, ctx.clock.now()).await
                 }
                 Err(e) => Err(e.into()),
             }
@@ -245,7 +243,7 @@ pub async fn poll_source(ctx: &Context, source: &Source) -> SourceReport {
     let polled_at = ctx.clock.now();
     ctx.heartbeat.beat(polled_at);
     match result {
-        Ok((outcome, next_poll)) => SourceReport { id: source.id.clone(), outcome, polled_at, next_poll },
+        Ok((outcome, next)) => SourceReport { id: source.id.clone(), outcome, polled_at, next_poll: Some(next) },
         Err(e) => {
             error!(source = %source.id, url = %source.url, "unable to record the poll: {e:#}");
             let outcome = Outcome::Failed { error: format!("{e:#}") };
@@ -254,7 +252,7 @@ pub async fn poll_source(ctx: &Context, source: &Source) -> SourceReport {
     }
 }
 
-async fn poll_source_inner(ctx: &Context, source: &Source) -> anyhow::Result<(Outcome, Option<DateTime<Utc>>)> {
+async fn poll_source_inner(ctx: &Context, source: &Source) -> anyhow::Result<(Outcome, DateTime<Utc>)> {
     let store = &ctx.store;
     let settings = &ctx.config.fetch;
     let mut state = store.source_state(&source.id)?.unwrap_or_default();
@@ -276,14 +274,13 @@ async fn poll_source_inner(ctx: &Context, source: &Source) -> anyhow::Result<(Ou
             debug!(source = %source.id, url = %source.url, "not modified");
             return record_success(ctx, source, state, &before, None, &[], Vec::new(), now, true)
                 .await
-                .map(|next| (Outcome::NotModified, Some(next)));
+                .map(|next| (Outcome::NotModified, next));
         }
         Ok(Fetched::Body(body)) => body,
         Err(e) => {
             let retry_after = e.retry_after();
             return record_failure(ctx, source, state, &before, e.to_string(), retry_after, now)
-                .await
-                .map(|(o, next)| (o, Some(next)));
+                .await;
         }
     };
     // Parsing is CPU work: it runs off the async threads, so a big document
@@ -297,14 +294,12 @@ async fn poll_source_inner(ctx: &Context, source: &Source) -> anyhow::Result<(Ou
         Ok(Ok(x)) => x,
         Ok(Err(e)) => {
             return record_failure(ctx, source, state, &before, e.to_string(), None, now)
-                .await
-                .map(|(o, next)| (o, Some(next)));
+                .await;
         }
         Err(e) => {
             let error = format!("unable to parse: the parser stopped ({e})");
             return record_failure(ctx, source, state, &before, error, None, now)
-                .await
-                .map(|(o, next)| (o, Some(next)));
+                .await;
         }
     };
     debug!(source = %source.id, items = extracted.items.len(), ms = (now - started).num_milliseconds(), "extracted");
@@ -382,7 +377,7 @@ async fn poll_source_inner(ctx: &Context, source: &Source) -> anyhow::Result<(Ou
         }
         _ => {}
     }
-    Ok((outcome, Some(next)))
+    Ok((outcome, next))
 }
 
 /// Records a successful poll; returns when the source is due again.

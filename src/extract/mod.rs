@@ -162,14 +162,21 @@ pub fn html_text(fragment: &str) -> String {
     if markup::html_depth(fragment.as_bytes(), MAX_HTML_DEPTH) > MAX_HTML_DEPTH {
         return strip_tags(fragment);
     }
-    let doc = scraper::Html::parse_fragment(fragment);
+    visible_text(scraper::Html::parse_fragment(fragment).root_element())
+}
+
+/// The text under `e`, without what a browser does not show (scripts,
+/// styles, `<noscript>`, templates).
+pub(crate) fn visible_text(e: scraper::ElementRef<'_>) -> String {
+    let hidden = |node: &scraper::Node| {
+        node.as_element().is_some_and(|el| matches!(el.name(), "script" | "style" | "noscript" | "template"))
+    };
     let mut out = String::new();
-    for node in doc.root_element().descendants() {
+    for node in e.descendants() {
         if let Some(text) = node.value().as_text() {
-            let inside_script = node
-                .ancestors()
-                .any(|a| a.value().as_element().is_some_and(|e| matches!(e.name(), "script" | "style")));
-            if !inside_script {
+            // Parsed markup nests MAX_HTML_DEPTH deep at most: the walk is bounded.
+            let inside_hidden = node.ancestors().take_while(|a| a.id() != e.id()).any(|a| hidden(a.value()));
+            if !inside_hidden {
                 out.push_str(text);
             }
         }

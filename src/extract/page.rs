@@ -15,29 +15,10 @@ use chrono::NaiveDate;
 use scraper::{ElementRef, Html};
 use url::Url;
 
-use super::{ExtractError, Extracted, Item, MAX_HTML_DEPTH, MAX_PAGE_BYTES, canonical_url, cut, markup};
+use super::{ExtractError, Extracted, Item, MAX_HTML_DEPTH, MAX_PAGE_BYTES, canonical_url, cut, markup, visible_text};
 use crate::config::PageSelectors;
 use crate::dates::{date_in_url, find_date};
 use crate::text::{MAX_SUMMARY_CHARS, MAX_TITLE_CHARS, one_line};
-
-/// The visible text of an element: the text of `<script>`, `<style>`,
-/// `<noscript>` and `<template>` inside it is not part of a title.
-fn text_of(e: ElementRef<'_>) -> String {
-    let hidden = |node: &scraper::Node| {
-        node.as_element().is_some_and(|el| matches!(el.name(), "script" | "style" | "noscript" | "template"))
-    };
-    let mut out = String::new();
-    for node in e.descendants() {
-        if let Some(text) = node.value().as_text() {
-            // The page nests about MAX_HTML_DEPTH deep at most: the walk is bounded.
-            let inside_hidden = node.ancestors().take_while(|a| a.id() != e.id()).any(|a| hidden(a.value()));
-            if !inside_hidden {
-                out.push_str(text);
-            }
-        }
-    }
-    out
-}
 
 /// Extracts the items of a listing page. `today` (JST) gives the year to
 /// dates written without one.
@@ -79,7 +60,7 @@ pub fn extract(
         if let Some(h) = &sel.date_heading
             && h.selector.matches(&element)
         {
-            heading_date = find_date(&text_of(element), Some(today));
+            heading_date = find_date(&visible_text(element), Some(today));
             continue;
         }
         if !sel.item.selector.matches(&element) {
@@ -91,7 +72,7 @@ pub fn extract(
             continue;
         }
         let title_el = element.select(&sel.title.selector).next();
-        let title = one_line(&title_el.map(text_of).unwrap_or_default(), MAX_TITLE_CHARS);
+        let title = one_line(&title_el.map(visible_text).unwrap_or_default(), MAX_TITLE_CHARS);
         let href = element
             .select(&sel.link.selector)
             .find_map(|a| a.value().attr("href"))
@@ -107,14 +88,14 @@ pub fn extract(
             .date
             .as_ref()
             .and_then(|d| element.select(&d.selector).next())
-            .and_then(|d| find_date(&text_of(d), Some(today)));
+            .and_then(|d| find_date(&visible_text(d), Some(today)));
         let date = own_date.or(heading_date).or_else(|| url.as_ref().and_then(|u| date_in_url(u.as_str())));
         let mut item = Item::new(source_id, url, title, date);
         item.summary = sel
             .summary
             .as_ref()
             .and_then(|s| element.select(&s.selector).next())
-            .map(|s| one_line(&text_of(s), MAX_SUMMARY_CHARS))
+            .map(|s| one_line(&visible_text(s), MAX_SUMMARY_CHARS))
             .filter(|s| !s.is_empty());
         out.items.push(item);
     }
