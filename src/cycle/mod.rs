@@ -279,8 +279,7 @@ async fn poll_source_inner(ctx: &Context, source: &Source) -> anyhow::Result<(Ou
         Ok(Fetched::Body(body)) => body,
         Err(e) => {
             let retry_after = e.retry_after();
-            return record_failure(ctx, source, state, &before, e.to_string(), retry_after, now)
-                .await;
+            return record_failure(ctx, source, state, &before, e.to_string(), retry_after, now).await;
         }
     };
     // Parsing is CPU work: it runs off the async threads, so a big document
@@ -293,13 +292,11 @@ async fn poll_source_inner(ctx: &Context, source: &Source) -> anyhow::Result<(Ou
     let extracted = match parsed {
         Ok(Ok(x)) => x,
         Ok(Err(e)) => {
-            return record_failure(ctx, source, state, &before, e.to_string(), None, now)
-                .await;
+            return record_failure(ctx, source, state, &before, e.to_string(), None, now).await;
         }
         Err(e) => {
             let error = format!("unable to parse: the parser stopped ({e})");
-            return record_failure(ctx, source, state, &before, error, None, now)
-                .await;
+            return record_failure(ctx, source, state, &before, error, None, now).await;
         }
     };
     debug!(source = %source.id, items = extracted.items.len(), ms = (now - started).num_milliseconds(), "extracted");
