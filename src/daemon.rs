@@ -30,6 +30,11 @@ use crate::schedule;
 /// watchdog sees an idle daemon as alive.
 const MAX_SLEEP: Duration = Duration::from_secs(30);
 
+/// Sources due within this much of a wake-up are polled in it. Jitter spreads
+/// the due times of many sources over seconds; without this window every one
+/// of them was a wake-up of its own, each scanning every source.
+const DUE_WINDOW: chrono::Duration = chrono::Duration::seconds(1);
+
 /// How often seen items older than `store.retention` are pruned. The time of
 /// the last pruning is kept in the store, so a daemon restarted more often
 /// than this still prunes.
@@ -37,6 +42,12 @@ const PRUNE_EVERY: chrono::Duration = chrono::Duration::hours(24);
 
 /// The status snapshot is rewritten after any work, and at least this often.
 const SNAPSHOT_EVERY: chrono::Duration = chrono::Duration::minutes(5);
+
+/// ...but not more often than this. Writing it reads every source's state:
+/// 1,000 sources with jittered due times wake the loop hundreds of times an
+/// interval, and a snapshot after each wake took 1.4 s of CPU every 30 s
+/// (measured on the real daemon, 1,000 loopback sources polled every 30 s).
+const SNAPSHOT_MIN_GAP: chrono::Duration = chrono::Duration::seconds(5);
 
 /// What signals asked of the loop: stop, and how many reloads so far (a
 /// counter, so that no reload is lost between two looks).
@@ -109,6 +120,8 @@ async fn work(
     let mut next = initial_schedule(&ctx, ctx.clock.now());
     let mut last_prune = ctx.store.last_prune().unwrap_or(None);
     let mut last_snapshot: Option<DateTime<Utc>> = None;
+    // Work done since the last snapshot.
+    let mut unsaved = false;
     // The last poll of each source, which a quiet 304 does not write to the store.
     let mut polled: HashMap<String, crate::status::LivePoll> = HashMap::new();
     let mut reloads_seen = signals.borrow().reloads;
@@ -118,8 +131,12 @@ async fn work(
         }
         let now = ctx.clock.now();
         ctx.heartbeat.beat(now);
-        let due: Vec<_> =
-            ctx.config.sources.iter().filter(|s| s.enabled && next.get(&s.id).is_some_and(|t| *t <= now)).collect();
+        let due: Vec<_> = ctx
+            .config
+            .sources
+            .iter()
+            .filter(|s| s.enabled && next.get(&s.id).is_some_and(|t| *t <= now + DUE_WINDOW))
+            .collect();
         let mut worked = !due.is_empty();
         if !due.is_empty() {
             let polls = cycle::poll_sources(&ctx, &due);
@@ -127,8 +144,9 @@ async fn work(
                 reports = polls => reports?,
                 _ = stopped(&mut signals) => break,
             };
+            let intervals: HashMap<&str, Duration> = due.iter().map(|s| (s.id.as_str(), s.interval)).collect();
             for r in reports {
-                let interval = ctx.config.source(&r.id).map_or(Duration::from_secs(600), |s| s.interval);
+                let interval = intervals.get(r.id.as_str()).copied().unwrap_or(Duration::from_secs(600));
                 let fallback = r.polled_at + chrono::Duration::from_std(interval).unwrap_or_default();
                 next.insert(r.id.clone(), r.next_poll.unwrap_or(fallback));
                 let ok = !matches!(r.outcome, cycle::Outcome::Failed { .. });
@@ -163,16 +181,22 @@ async fn work(
             }
             last_prune = Some(now);
         }
-        if worked || last_snapshot.is_none_or(|t| now - t >= SNAPSHOT_EVERY) {
+        unsaved |= worked;
+        let since_snapshot = last_snapshot.map(|t| now - t);
+        if since_snapshot.is_none_or(|d| d >= SNAPSHOT_EVERY || (unsaved && d >= SNAPSHOT_MIN_GAP)) {
             let live = crate::status::Live { next: &next, polled: &polled };
             if let Err(e) = crate::status::write_snapshot(&ctx.config, &ctx.store, now, &live) {
                 warn!("unable to write the status snapshot: {e:#}");
             }
             last_snapshot = Some(now);
+            unsaved = false;
         }
         ctx.heartbeat.beat(now);
 
-        let wake = next_wake(&ctx, &next, now, max_sleep);
+        let mut wake = next_wake(&ctx, &next, now, max_sleep);
+        if unsaved && let Some(t) = last_snapshot {
+            wake = wake.min(t + SNAPSHOT_MIN_GAP);
+        }
         tokio::select! {
             _ = ctx.clock.sleep_until(wake) => {}
             control = next_control(&mut signals) => {
