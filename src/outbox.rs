@@ -131,7 +131,7 @@ impl Store {
             .map(|kv| {
                 let (k, v) = kv?;
                 let key = u64::from_be_bytes(k.as_ref().try_into().unwrap_or_default());
-                Ok((key, decode(&format!("outbox entry {key}"), &v)?))
+                Ok((key, decode(format_args!("outbox entry {key}"), &v)?))
             })
             .collect()
     }

@@ -176,8 +176,9 @@ pub(crate) fn encode<T: Serialize>(v: &T) -> Vec<u8> {
     serde_json::to_vec(v).expect("records are plain data and always serialise")
 }
 
-pub(crate) fn decode<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T> {
-    serde_json::from_slice(bytes).map_err(|e| StoreError::Decode { what: what.into(), detail: e.to_string() })
+/// A stored record; `what` names it in the error, and is formatted only then.
+pub(crate) fn decode<T: DeserializeOwned>(what: impl std::fmt::Display, bytes: &[u8]) -> Result<T> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Decode { what: what.to_string(), detail: e.to_string() })
 }
 
 /// Turns an error raised inside a transaction closure back into a store error.
@@ -327,9 +328,7 @@ impl Store {
     /// A source's state.
     pub fn source_state(&self, id: &str) -> Result<Option<SourceState>> {
         let Some(bytes) = self.sources.get(id)? else { return Ok(None) };
-        serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| StoreError::Decode { what: format!("state of source `{id}`"), detail: e.to_string() })
+        decode(format_args!("state of source `{id}`"), &bytes).map(Some)
     }
 
     /// A source's last full answer as (title hash, id hash) pairs, to tell a
@@ -345,7 +344,7 @@ impl Store {
             .map(|kv| {
                 let (k, v) = kv?;
                 let id = String::from_utf8_lossy(&k).into_owned();
-                let state = decode(&format!("state of source `{id}`"), &v)?;
+                let state = decode(format_args!("state of source `{id}`"), &v)?;
                 Ok((id, state))
             })
             .collect()
