@@ -114,12 +114,8 @@ fn start(c: &Captures, group: usize) -> usize {
     c.get(group).map_or(0, |m| m.start())
 }
 
-/// Where the forms with no year start in [`FORMS`]: they come last, and are
-/// not tried without a reference date.
-const YEARLESS: usize = 6;
-
-/// The forms in the order they are tried, each with its reader.
-static FORMS: LazyLock<[(&'static Regex, Read); 8]> = LazyLock::new(|| {
+/// The forms with a year, in the order they are tried, each with its reader.
+static DATED: LazyLock<[(&'static Regex, Read); 6]> = LazyLock::new(|| {
     [
         (&*ERA, |c, _| {
             let y = era_year(&c[1], num(&c[2])? as i32)?;
@@ -137,6 +133,13 @@ static FORMS: LazyLock<[(&'static Regex, Read); 8]> = LazyLock::new(|| {
         }),
         (&*EN_MDY, |c, _| Some((start(c, 0), ymd(num(&c[3])?, month_number(&c[1])? as i64, num(&c[2])?)?))),
         (&*EN_DMY, |c, _| Some((start(c, 0), ymd(num(&c[3])?, month_number(&c[2])? as i64, num(&c[1])?)?))),
+    ]
+});
+
+/// The forms with no year, tried after [`DATED`] and only with a reference
+/// date.
+static YEARLESS: LazyLock<[(&'static Regex, Read); 2]> = LazyLock::new(|| {
+    [
         (&*MD_KANJI, |c, reference| {
             Some((start(c, 0), infer_year(num(&c[1])? as u32, num(&c[2])? as u32, reference?)?))
         }),
@@ -156,8 +159,8 @@ static FORMS: LazyLock<[(&'static Regex, Read); 8]> = LazyLock::new(|| {
 pub fn find_date(text: &str, reference: Option<NaiveDate>) -> Option<NaiveDate> {
     let text = nfkc(text);
     let mut best: Option<(usize, NaiveDate)> = None;
-    let forms = if reference.is_some() { &FORMS[..] } else { &FORMS[..YEARLESS] };
-    for (form, read) in forms {
+    let yearless = if reference.is_some() { &YEARLESS[..] } else { &[] };
+    for (form, read) in DATED.iter().chain(yearless) {
         let first = form.captures_iter(&text).find_map(|c| read(&c, reference));
         if let Some((pos, date)) = first
             && best.is_none_or(|(p, _)| pos < p)
