@@ -126,7 +126,8 @@ fn measure(dir: &Path, total: usize, cache_mib: u64) {
         let s = p % next.len();
         let top = next[s];
         let listing: Vec<Item> = (top.saturating_sub(PER_POLL - 3)..top + 3).rev().map(|k| item(s, k)).collect();
-        let new = store.unseen(&listing).expect("lookup");
+        let last = store.listing(&source_id(s)).expect("listing");
+        let new = store.unseen(&listing, &last).expect("lookup");
         assert_eq!(new.len(), 3, "the 3 new items, and only them, are unseen");
         store.commit_poll(&source_id(s), &state, Some(&listing_of(&listing)), &new, &[], now).expect("commit");
         next[s] += 3;
@@ -139,7 +140,8 @@ fn measure(dir: &Path, total: usize, cache_mib: u64) {
         let s = p % next.len();
         let top = next[s];
         let listing: Vec<Item> = (top.saturating_sub(PER_POLL)..top).rev().map(|k| item(s, k)).collect();
-        assert!(store.unseen(&listing).expect("lookup").is_empty());
+        let last = store.listing(&source_id(s)).expect("listing");
+        assert!(store.unseen(&listing, &last).expect("lookup").is_empty());
         store.commit_poll(&source_id(s), &state, Some(&listing_of(&listing)), &[], &[], now).expect("commit");
     }
     let unchanged_us = t.elapsed().as_secs_f64() * 1e6 / POLLS as f64;
@@ -153,7 +155,7 @@ fn measure(dir: &Path, total: usize, cache_mib: u64) {
     let removed = store.prune_seen(now - Duration::days(RETENTION_DAYS)).expect("prune");
     store.flush_blocking().expect("flush");
     let prune_s = t.elapsed().as_secs_f64();
-    let left = store.seen_count();
+    let left = store.seen_records();
     drop(store);
     println!(
         "{total}\t{size_before}\t{open_ms:.1}\t{changed_us:.0}\t{unchanged_us:.0}\t{flush_ms:.1}\t{prune_s:.2}\t{removed}\t{left}\t{}\t{polled_kib}\t{}",

@@ -68,7 +68,9 @@ pub struct OutboxStatus {
 pub struct StoreStatus {
     pub path: PathBuf,
     pub schema: Option<u32>,
-    pub items_seen: usize,
+    /// Items first seen, over the store's life and all its sources (the
+    /// sum of their counters: counting the records would read them all).
+    pub items_seen: u64,
     pub events: usize,
     pub size_bytes: u64,
 }
@@ -101,6 +103,7 @@ fn collect_with(
 ) -> anyhow::Result<Status> {
     let states: std::collections::HashMap<String, crate::store::SourceState> =
         store.source_states()?.into_iter().collect();
+    let items_seen = states.values().map(|s| s.items_seen).sum();
     let sources = config
         .sources
         .iter()
@@ -145,7 +148,7 @@ fn collect_with(
     let store_status = StoreStatus {
         path: store.dir().to_path_buf(),
         schema: store.schema_version()?,
-        items_seen: store.seen_count(),
+        items_seen,
         events,
         size_bytes: store.size_on_disk().unwrap_or(0),
     };

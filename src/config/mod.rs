@@ -178,7 +178,8 @@ pub struct DigestSettings {
 
 #[derive(Debug, Clone)]
 pub struct StoreSettings {
-    /// Seen items older than this are pruned, unless a source still lists them.
+    /// Seen items that left their listing longer ago than this are pruned;
+    /// what a source still lists is kept.
     pub retention: Duration,
     /// sled's page cache (`store.cache_mib`, default 8 MiB). With 10^6 seen
     /// items 32 MiB made a process of 59 MiB, and 127 MiB once pruning had

@@ -8,10 +8,11 @@ use chrono::{DateTime, Utc};
 use crate::config::Source;
 use crate::extract::Item;
 use crate::outbox::Notice;
+use crate::store::listing::Listed;
 use crate::store::{Problem, SourceState, hash64};
 
-/// A listing as the store keeps it ([`Store::listing`](crate::store::Store::listing)): (title hash, id hash)
-/// per item.
+/// A listing as a poll read it, for [`Store::prepare_poll`](crate::store::Store::prepare_poll):
+/// (folded title hash, id hash) per item.
 pub(super) fn listing(items: &[Item]) -> Vec<(u64, u64)> {
     items.iter().map(|i| (hash64(&crate::text::fold(&i.title)), hash64(&i.id))).collect()
 }
@@ -20,13 +21,13 @@ pub(super) fn listing(items: &[Item]) -> Vec<(u64, u64)> {
 /// last time under a URL that has now left the listing. Titles recur (every
 /// 「日仏防衛相会談について」), so this counts only as a mass move: at least
 /// three such items, and at least half of what is new.
-pub(super) fn moved_items<'a>(last: &[(u64, u64)], listing: &[(u64, u64)], new: &[&'a Item]) -> Vec<&'a Item> {
+pub(super) fn moved_items<'a>(last: &[Listed], listing: &[(u64, u64)], new: &[&'a Item]) -> Vec<&'a Item> {
     if new.is_empty() {
         return Vec::new();
     }
     let current: std::collections::HashSet<u64> = listing.iter().map(|(_, id)| *id).collect();
     let gone: std::collections::HashSet<u64> =
-        last.iter().filter(|(_, id)| !current.contains(id)).map(|(t, _)| *t).collect();
+        last.iter().filter(|l| !current.contains(&l.id)).map(|l| l.title).collect();
     // A first poll, or one where nothing left the listing: no title to fold.
     if gone.is_empty() {
         return Vec::new();

@@ -329,12 +329,13 @@ async fn poll_source_inner(ctx: &Context, source: &Source) -> anyhow::Result<(Ou
         debug!(source = %source.id, refused = extracted.refused_links, "links that are not http(s) were dropped");
     }
 
-    let new = store.unseen(&extracted.items)?;
+    let last = store.listing(&source.id)?;
+    let new = store.unseen(&extracted.items, &last)?;
     let baseline = !state.baseline_done && ctx.config.first_run == FirstRun::Baseline;
     // A site that moves its pages lists the same titles under new URLs: those
     // items are recorded, not mailed, and the move is reported once.
     let listing = listing(&extracted.items);
-    let moved = moved_items(&store.listing(&source.id)?, &listing, &new);
+    let moved = moved_items(&last, &listing, &new);
     let fresh: Vec<&Item> = new.iter().copied().filter(|i| !moved.iter().any(|m| m.id == i.id)).collect();
     let moved_detail = (!moved.is_empty())
         .then(|| format!("{} items reappeared under new URLs (site moved?); recorded, not mailed", moved.len()));

@@ -343,3 +343,68 @@ async fn logs_are_plain_text_with_source_url_and_rule_fields() {
     let loud = kisha(&["once", "--config", fresh.config.to_str().unwrap()]).await;
     assert!(stderr(&loud).contains(" INFO "), "RUST_LOG=info overrides log_level");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_item_is_news_once_across_sources_and_after_it_leaves_its_listing() {
+    // The first item of the Kantei capture, as a second feed lists it later.
+    const OLD_LINK: &str = "https://www.kantei.go.jp/jp/105/statement/2026/0819kaiken.html";
+    const OLD_TITLE: &str = "高市総理はエルドアン・トルコ共和国大統領との電話会談及び国際刑事裁判所（ＩＣＣ）に対する米国の制裁についての会見を行いました";
+    let rss = |items: &[(&str, &str)]| {
+        let items: String = items
+            .iter()
+            .map(|(title, link)| format!("<item><title>{title}</title><link>{link}</link></item>"))
+            .collect();
+        format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><rss version=\"2.0\"><channel><title>t</title>{items}</channel></rss>"
+        )
+    };
+    let http = HttpServer::start().await;
+    let kantei = fixture_text("captures/kantei.xml");
+    let kantei_items = kantei.matches("<item>").count();
+    http.set(KANTEI, Reply::file("application/rss+xml", kantei.clone()));
+    http.set(
+        "/topics.rss",
+        Reply::file("application/rss+xml", rss(&[("お知らせ", "https://www.kantei.go.jp/jp/notice.html")])),
+    );
+    let smtp = SmtpSink::start();
+    let sources = feed_source("kantei", "首相官邸", &http.url(KANTEI))
+        + &feed_source("topics", "トピックス", &http.url("/topics.rss"));
+    let setup = Setup::new("", &smtp_mail(smtp.port), &sources, &keyword_rule(&["総理"]));
+    once(&setup).await;
+    assert!(smtp.messages().is_empty(), "the baseline mails nothing");
+
+    // The second feed lists Kantei's old item and a new one: only the new one is news.
+    let new_title = "高市総理は新しい行事に出席しました";
+    http.set(
+        "/topics.rss",
+        Reply::file(
+            "application/rss+xml",
+            rss(&[(new_title, "https://www.kantei.go.jp/jp/105/actions/202608/21new.html"), (OLD_TITLE, OLD_LINK)]),
+        ),
+    );
+    let out = once(&setup).await;
+    assert!(stdout(&out).contains("new: 1"), "{}", stdout(&out));
+    let mails = smtp.messages();
+    assert_eq!(mails.len(), 1);
+    assert!(mails[0].text.contains(new_title) && !mails[0].text.contains(OLD_TITLE), "{}", mails[0].text);
+
+    // The old item leaves both listings, then comes back to Kantei's: still not news.
+    let start = kantei.find("<item>").expect("an item");
+    let end = start + kantei[start..].find("</item>").expect("its end") + "</item>".len();
+    let without = format!("{}{}", &kantei[..start], &kantei[end..]);
+    assert!(!without.contains(OLD_LINK));
+    http.set(KANTEI, Reply::file("application/rss+xml", without));
+    http.set(
+        "/topics.rss",
+        Reply::file("application/rss+xml", rss(&[("お知らせ", "https://www.kantei.go.jp/jp/notice.html")])),
+    );
+    once(&setup).await;
+    http.set(KANTEI, Reply::file("application/rss+xml", kantei));
+    let out = once(&setup).await;
+    assert!(!stdout(&out).contains("new: 1"), "{}", stdout(&out));
+    assert_eq!(smtp.messages().len(), 1, "no second mail");
+    // Kantei's items, the notice and the new item, each counted once.
+    let check = kisha(&["store", "check", "--config", setup.config.to_str().unwrap()]).await;
+    let expected = format!("{} seen items", kantei_items + 2);
+    assert!(check.status.success() && stdout(&check).contains(&expected), "{expected}: {}", stdout(&check));
+}

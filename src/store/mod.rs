@@ -3,31 +3,40 @@
 //! It owns sled and the state directory's lock. Six trees, each with one
 //! purpose:
 //!
-//! - `seen`: item id → when and from which source it was first seen.
+//! - `seen`: item id → when and from which source it was recorded, for the
+//!   items that have left their source's listing.
 //! - `sources`: source id → [`SourceState`] (validators, health, counters).
-//! - `listings`: source id → its last listing (title and id hashes), written
-//!   only when it changes, so a poll answered 304 stays a small write.
+//! - `listings`: source id → its last listing ([`listing`]), written only
+//!   when it changes, so a poll answered 304 stays a small write. An item is
+//!   seen if a listing holds it or a `seen` record does.
 //! - `outbox`: sequence number → a queued entry (see [`crate::outbox`]).
 //! - `events`: event id → an event already mailed (see [`crate::digest`]).
 //! - `meta`: the schema version, the mail state and the digest in flight.
 //!
-//! Invariants: a poll that queued matches marks its new items seen, queues
-//! the matches and saves the source state (with its new validators) in ONE
-//! transaction, so a crash leaves either all of it or none of it, and a lost
+//! Invariants: a poll that queued matches marks its new items seen (in its
+//! listing), queues the matches and saves the source state (with its new
+//! validators) in ONE transaction, so a crash leaves either all of it or none of it, and a lost
 //! commit is simply fetched again. A poll that queued nothing writes plain
 //! inserts in an order whose every prefix is safe ([`Store::write_poll`]),
 //! without the two log writes a sled 0.34 transaction costs. A second process
 //! on the same state directory gets a clear error, never a shared database.
 
+mod check;
+pub mod listing;
+
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use sled::Transactional;
 use sled::transaction::TransactionError;
 
+pub use self::check::CheckReport;
+use self::listing::Listed;
 use crate::extract::Item;
 use crate::fetch::Validators;
 
@@ -38,7 +47,9 @@ use crate::fetch::Validators;
 /// - 2: a source's last listing moved out of its state into the `listings`
 ///   tree (binary, rewritten only when it changes), so a poll answered 304
 ///   writes a few hundred bytes, not the whole listing.
-pub const SCHEMA_VERSION: u32 = 2;
+/// - 3: a listed item is seen through its listing, which keeps its id until
+///   it leaves and gets a `seen` record ([`listing`]).
+pub const SCHEMA_VERSION: u32 = 3;
 
 const SCHEMA_KEY: &[u8] = b"schema";
 const LAST_PRUNE_KEY: &[u8] = b"last_prune";
@@ -103,13 +114,15 @@ pub struct Problem {
     pub since: DateTime<Utc>,
 }
 
-/// One seen-item record: when, and from which source.
+/// One seen-item record: from which source, and when it was written (when
+/// the item left that source's listing, or, for a new item a poll could not
+/// list, when it was first seen). Retention counts from then.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Seen {
     #[serde(rename = "s")]
     pub source: String,
     #[serde(rename = "t")]
-    pub first_seen: i64,
+    pub recorded: i64,
 }
 
 /// One poll, encoded and ready to write ([`Store::prepare_poll`]).
@@ -117,10 +130,11 @@ pub struct Seen {
 pub struct PollRecord {
     source_id: String,
     state: Vec<u8>,
-    /// The new listing, when it changed.
-    listing: Option<Vec<u8>>,
-    /// Ids of the items first seen in this poll, and their shared record.
-    new_items: Vec<String>,
+    /// The new listing, when it changed, and the id hashes it lists.
+    listing: Option<(Vec<u8>, Vec<u64>)>,
+    /// Ids to record in `seen` (items that left the listing), and their
+    /// shared record.
+    seen_ids: Vec<String>,
     seen: Vec<u8>,
     /// Outbox entries: key and encoded [`crate::outbox::Queued`].
     queued: Vec<(u64, Vec<u8>)>,
@@ -146,6 +160,11 @@ pub struct Store {
     pub(crate) outbox: sled::Tree,
     pub(crate) events: sled::Tree,
     pub(crate) listings: sled::Tree,
+    /// The id hashes of every listing, built at the first item that neither
+    /// its own listing nor a `seen` record knows, and kept up to date after.
+    /// It may still hold items that left their listing since: those have a
+    /// `seen` record.
+    listed: Mutex<Option<HashSet<u64>>>,
     // Held for the life of the store: the flock on `kisha.lock`.
     _lock: File,
 }
@@ -157,21 +176,6 @@ pub fn hash64(text: &str) -> u64 {
     u64::from_be_bytes(digest[..8].try_into().expect("a SHA-256 digest has 8 bytes"))
 }
 
-/// A listing as stored: 16 bytes per item, title hash then id hash, big-endian.
-fn encode_listing(listing: &[(u64, u64)]) -> Vec<u8> {
-    listing.iter().flat_map(|(t, i)| t.to_be_bytes().into_iter().chain(i.to_be_bytes())).collect()
-}
-
-fn decode_listing(bytes: &[u8]) -> Vec<(u64, u64)> {
-    bytes
-        .chunks_exact(16)
-        .map(|c| {
-            let (t, i) = c.split_at(8);
-            (u64::from_be_bytes(t.try_into().unwrap_or_default()), u64::from_be_bytes(i.try_into().unwrap_or_default()))
-        })
-        .collect()
-}
-
 pub(crate) fn encode<T: Serialize>(v: &T) -> Vec<u8> {
     serde_json::to_vec(v).expect("records are plain data and always serialise")
 }
@@ -179,6 +183,13 @@ pub(crate) fn encode<T: Serialize>(v: &T) -> Vec<u8> {
 /// A stored record; `what` names it in the error, and is formatted only then.
 pub(crate) fn decode<T: DeserializeOwned>(what: impl std::fmt::Display, bytes: &[u8]) -> Result<T> {
     serde_json::from_slice(bytes).map_err(|e| StoreError::Decode { what: what.to_string(), detail: e.to_string() })
+}
+
+fn decode_listing(source_id: &str, bytes: &[u8]) -> Result<Vec<Listed>> {
+    listing::decode(bytes).ok_or_else(|| StoreError::Decode {
+        what: format!("listing of source `{source_id}`"),
+        detail: format!("{} bytes that end inside an entry", bytes.len()),
+    })
 }
 
 /// Turns an error raised inside a transaction closure back into a store error.
@@ -241,6 +252,7 @@ impl Store {
             outbox: db.open_tree("outbox")?,
             events: db.open_tree("events")?,
             listings: db.open_tree("listings")?,
+            listed: Mutex::new(None),
             db,
             _lock: lock,
         };
@@ -267,6 +279,7 @@ impl Store {
                 for step in v..SCHEMA_VERSION {
                     match step {
                         1 => self.migrate_1_to_2()?,
+                        2 => self.migrate_2_to_3()?,
                         _ => unreachable!("a migration exists for every version below SCHEMA_VERSION"),
                     }
                 }
@@ -282,7 +295,9 @@ impl Store {
         for kv in self.sources.iter() {
             let (id, bytes) = kv?;
             let state: SourceState = decode("state of a source (schema 1)", &bytes)?;
-            moved.push((id, encode(&state), encode_listing(&state.last_listing)));
+            let listing: Vec<u8> =
+                state.last_listing.iter().flat_map(|(t, i)| [t.to_be_bytes(), i.to_be_bytes()]).flatten().collect();
+            moved.push((id, encode(&state), listing));
         }
         (&self.sources, &self.listings, &self.meta)
             .transaction(|(sources, listings, meta)| {
@@ -295,6 +310,30 @@ impl Store {
             })
             .map_err(tx_error)?;
         tracing::info!(sources = moved.len(), "store: migrated schema 1 to 2 (listings in their own tree)");
+        Ok(())
+    }
+
+    /// Schema 3: listings keep the ids of the items only they record. Every
+    /// item of a schema-2 listing has a `seen` record, so none keeps its id.
+    fn migrate_2_to_3(&self) -> Result<()> {
+        let mut rewritten = Vec::new();
+        for kv in self.listings.iter() {
+            let (id, bytes) = kv?;
+            rewritten.push((id, listing::encode(&listing::decode_schema_2(&bytes))));
+        }
+        (&self.listings, &self.meta)
+            .transaction(|(listings, meta)| {
+                for (id, bytes) in &rewritten {
+                    listings.insert(id, bytes.as_slice())?;
+                }
+                meta.insert(SCHEMA_KEY, &3u32.to_be_bytes())?;
+                Ok(())
+            })
+            .map_err(tx_error)?;
+        tracing::info!(
+            sources = rewritten.len(),
+            "store: migrated schema 2 to 3 (listed items seen through their listing)"
+        );
         Ok(())
     }
 
@@ -331,11 +370,12 @@ impl Store {
         decode(format_args!("state of source `{id}`"), &bytes).map(Some)
     }
 
-    /// A source's last full answer as (title hash, id hash) pairs, to tell a
-    /// site that moved its pages from one that published new ones. Read only
-    /// when a poll got a full answer: a `304` does not need it.
-    pub fn listing(&self, id: &str) -> Result<Vec<(u64, u64)>> {
-        Ok(self.listings.get(id)?.map(|l| decode_listing(&l)).unwrap_or_default())
+    /// A source's last full answer ([`listing`]): what it has seen, and the
+    /// titles that tell a site that moved its pages from one that published
+    /// new ones. Read only when a poll got a full answer: a `304` does not
+    /// need it.
+    pub fn listing(&self, id: &str) -> Result<Vec<Listed>> {
+        self.listings.get(id)?.map_or(Ok(Vec::new()), |bytes| decode_listing(id, &bytes))
     }
 
     pub fn source_states(&self) -> Result<Vec<(String, SourceState)>> {
@@ -350,23 +390,47 @@ impl Store {
             .collect()
     }
 
+    /// Whether the item `id` was seen: a listing or a `seen` record holds it.
     pub fn is_seen(&self, id: &str) -> Result<bool> {
-        Ok(self.seen.contains_key(id)?)
+        Ok(self.seen.contains_key(id)? || self.listed_anywhere(&[hash64(id)])?[0])
     }
 
-    pub fn seen_count(&self) -> usize {
+    /// How many `seen` records there are (items that left their listing).
+    pub fn seen_records(&self) -> usize {
         self.seen.len()
     }
 
-    /// The items of `items` never seen before, in order.
-    pub fn unseen<'a>(&self, items: &'a [Item]) -> Result<Vec<&'a Item>> {
-        let mut out = Vec::new();
+    /// The items of `items` never seen before, in order. `last` is the
+    /// source's own last listing ([`Store::listing`]); an item no listing
+    /// and no `seen` record holds is new.
+    pub fn unseen<'a>(&self, items: &'a [Item], last: &[Listed]) -> Result<Vec<&'a Item>> {
+        let own: HashSet<u64> = last.iter().map(|l| l.id).collect();
+        let mut candidates = Vec::new();
         for item in items {
-            if !self.seen.contains_key(&item.id)? {
-                out.push(item);
+            let hash = hash64(&item.id);
+            if !own.contains(&hash) && !self.seen.contains_key(&item.id)? {
+                candidates.push((item, hash));
             }
         }
-        Ok(out)
+        if candidates.is_empty() {
+            return Ok(Vec::new());
+        }
+        let elsewhere = self.listed_anywhere(&candidates.iter().map(|(_, h)| *h).collect::<Vec<_>>())?;
+        Ok(candidates.into_iter().zip(elsewhere).filter(|(_, listed)| !listed).map(|((item, _), _)| item).collect())
+    }
+
+    /// For each id hash, whether any source's listing holds it.
+    fn listed_anywhere(&self, hashes: &[u64]) -> Result<Vec<bool>> {
+        let mut listed = self.listed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if listed.is_none() {
+            let mut all = HashSet::new();
+            for bytes in self.listings.iter().values() {
+                all.extend(listing::entries(&bytes?).map_while(|e| e.map(|(_, id, _)| id)));
+            }
+            *listed = Some(all);
+        }
+        let all = listed.as_ref().expect("built above");
+        Ok(hashes.iter().map(|h| all.contains(h)).collect())
     }
 
     /// Records one poll of a source: the new items as seen, the queued
@@ -385,8 +449,14 @@ impl Store {
         self.write_poll(&self.prepare_poll(source_id, state, listing, new_items, queued.to_vec(), now)?)
     }
 
-    /// Encodes one poll's records for [`Store::write_poll`]. The listing the
-    /// poll read is kept only when it differs from the stored one.
+    /// Encodes one poll's records for [`Store::write_poll`].
+    ///
+    /// `listing` is what the poll read, as (title hash, id hash) pairs, in
+    /// order. Its new items keep their ids in it, and so do the items whose
+    /// id the last listing kept; the items that left the last listing with
+    /// their id get a `seen` record. A new item the listing does not hold
+    /// (a poll without one) gets a `seen` record at once. The listing is
+    /// written only when it differs from the stored one.
     pub fn prepare_poll(
         &self,
         source_id: &str,
@@ -396,16 +466,35 @@ impl Store {
         queued: Vec<(u64, Vec<u8>)>,
         now: DateTime<Utc>,
     ) -> Result<PollRecord> {
-        let listing = match listing.map(encode_listing) {
-            Some(l) if self.listings.get(source_id)?.as_deref() != Some(l.as_slice()) => Some(l),
-            _ => None,
+        let mut keys: HashMap<u64, &str> = new_items.iter().map(|i| (hash64(&i.id), i.id.as_str())).collect();
+        let (listing, seen_ids) = match listing {
+            None => (None, new_items.iter().map(|i| i.id.clone()).collect()),
+            Some(read) => {
+                let stored = self.listings.get(source_id)?;
+                let last = stored.as_ref().map_or(Ok(Vec::new()), |bytes| decode_listing(source_id, bytes))?;
+                for l in &last {
+                    if let Some(key) = &l.key {
+                        keys.entry(l.id).or_insert(key);
+                    }
+                }
+                let entries: Vec<Listed> = read
+                    .iter()
+                    .map(|&(title, id)| Listed { title, id, key: keys.remove(&id).map(str::to_owned) })
+                    .collect();
+                // What is left: ids of items no longer listed, and new items
+                // the listing did not hold.
+                let seen_ids = keys.into_values().map(str::to_owned).collect();
+                let bytes = listing::encode(&entries);
+                let changed = stored.as_deref() != Some(bytes.as_slice());
+                (changed.then(|| (bytes, read.iter().map(|(_, id)| *id).collect())), seen_ids)
+            }
         };
         Ok(PollRecord {
             source_id: source_id.into(),
             state: encode(state),
             listing,
-            new_items: new_items.iter().map(|i| i.id.clone()).collect(),
-            seen: encode(&Seen { source: source_id.into(), first_seen: now.timestamp() }),
+            seen_ids,
+            seen: encode(&Seen { source: source_id.into(), recorded: now.timestamp() }),
             queued,
         })
     }
@@ -426,31 +515,37 @@ impl Store {
     /// Either way the write is durable at the next [`Store::flush`].
     pub fn write_poll(&self, poll: &PollRecord) -> Result<()> {
         if poll.queued.is_empty() {
-            for id in &poll.new_items {
+            for id in &poll.seen_ids {
                 self.seen.insert(id.as_bytes(), poll.seen.as_slice())?;
             }
-            if let Some(listing) = &poll.listing {
+            if let Some((listing, _)) = &poll.listing {
                 self.listings.insert(poll.source_id.as_bytes(), listing.as_slice())?;
             }
             self.crash_point_durable("half-written");
             self.sources.insert(poll.source_id.as_bytes(), poll.state.as_slice())?;
-            return Ok(());
+        } else {
+            (&self.seen, &self.sources, &self.outbox, &self.listings)
+                .transaction(|(seen, sources, outbox, listings)| {
+                    for id in &poll.seen_ids {
+                        seen.insert(id.as_bytes(), poll.seen.as_slice())?;
+                    }
+                    for (key, value) in &poll.queued {
+                        outbox.insert(&key.to_be_bytes(), value.as_slice())?;
+                    }
+                    sources.insert(poll.source_id.as_bytes(), poll.state.as_slice())?;
+                    if let Some((listing, _)) = &poll.listing {
+                        listings.insert(poll.source_id.as_bytes(), listing.as_slice())?;
+                    }
+                    Ok(())
+                })
+                .map_err(tx_error)?;
         }
-        (&self.seen, &self.sources, &self.outbox, &self.listings)
-            .transaction(|(seen, sources, outbox, listings)| {
-                for id in &poll.new_items {
-                    seen.insert(id.as_bytes(), poll.seen.as_slice())?;
-                }
-                for (key, value) in &poll.queued {
-                    outbox.insert(&key.to_be_bytes(), value.as_slice())?;
-                }
-                sources.insert(poll.source_id.as_bytes(), poll.state.as_slice())?;
-                if let Some(listing) = &poll.listing {
-                    listings.insert(poll.source_id.as_bytes(), listing.as_slice())?;
-                }
-                Ok(())
-            })
-            .map_err(tx_error)
+        if let Some((_, ids)) = &poll.listing
+            && let Some(listed) = self.listed.lock().unwrap_or_else(std::sync::PoisonError::into_inner).as_mut()
+        {
+            listed.extend(ids);
+        }
+        Ok(())
     }
 
     /// A crash point of the kill tests ([`crate::cycle::crash_point`]) that
@@ -469,9 +564,9 @@ impl Store {
     /// make an archive page that lists releases for years announce them again.
     pub fn prune_seen(&self, before: DateTime<Utc>) -> Result<usize> {
         let cutoff = before.timestamp();
-        let mut still_listed = std::collections::HashSet::new();
-        for listing in self.listings.iter().values() {
-            still_listed.extend(decode_listing(&listing?).into_iter().map(|(_, id)| id));
+        let mut still_listed = HashSet::new();
+        for bytes in self.listings.iter().values() {
+            still_listed.extend(listing::entries(&bytes?).map_while(|e| e.map(|(_, id, _)| id)));
         }
         let mut removed = 0;
         for kv in self.seen.iter() {
@@ -480,7 +575,7 @@ impl Store {
                 Ok(r) => r,
                 Err(_) => continue,
             };
-            if record.first_seen < cutoff && !still_listed.contains(&hash64(&String::from_utf8_lossy(&k))) {
+            if record.recorded < cutoff && !still_listed.contains(&hash64(&String::from_utf8_lossy(&k))) {
                 self.seen.remove(k)?;
                 removed += 1;
             }
@@ -562,14 +657,102 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), 1 << 20).unwrap();
         let items = [item("https://e.go.jp/1"), item("https://e.go.jp/2")];
-        assert_eq!(store.unseen(&items).unwrap().len(), 2);
+        assert_eq!(store.unseen(&items, &[]).unwrap().len(), 2);
         let state = SourceState { baseline_done: true, ..Default::default() };
         let key = store.next_key().unwrap();
         store.commit_poll("s", &state, None, &[&items[0]], &[(key, b"{}".to_vec())], Utc::now()).unwrap();
-        let unseen: Vec<_> = store.unseen(&items).unwrap().iter().map(|i| i.id.clone()).collect();
+        let unseen: Vec<_> = store.unseen(&items, &[]).unwrap().iter().map(|i| i.id.clone()).collect();
         assert_eq!(unseen, ["https://e.go.jp/2"]);
         assert!(store.source_state("s").unwrap().unwrap().baseline_done);
         assert_eq!(store.outbox.len(), 1);
+    }
+
+    /// (title hash, id hash) of each item, as a poll reads them.
+    fn read(items: &[&Item]) -> Vec<(u64, u64)> {
+        items.iter().map(|i| (hash64(&i.title), hash64(&i.id))).collect()
+    }
+
+    #[test]
+    fn a_listed_item_is_seen_through_its_listing_and_recorded_when_it_leaves() {
+        let dir = tempfile::tempdir().unwrap();
+        let [a, b, c] = ["https://e.go.jp/a", "https://e.go.jp/b", "https://e.go.jp/c"].map(item);
+        let now = Utc::now();
+        {
+            let store = Store::open(dir.path(), 1 << 20).unwrap();
+            store.commit_poll("s", &SourceState::default(), Some(&read(&[&a, &b])), &[&a, &b], &[], now).unwrap();
+            assert_eq!(store.seen_records(), 0, "a first poll writes one listing, no seen records");
+            let last = store.listing("s").unwrap();
+            assert!(last.iter().all(|l| l.key.is_some()), "{last:?}");
+            let new = store.unseen(std::slice::from_ref(&c), &last).unwrap();
+            assert_eq!(new.len(), 1);
+            // `a` leaves the listing, `c` comes in: `a` gets its seen record.
+            store.commit_poll("s", &SourceState::default(), Some(&read(&[&b, &c])), &new, &[], now).unwrap();
+            assert_eq!(store.seen_records(), 1);
+            assert!(store.seen.contains_key(&a.id).unwrap());
+            let listed: Vec<_> = store.listing("s").unwrap().into_iter().map(|l| l.key.unwrap()).collect();
+            assert_eq!(listed, [b.id.clone(), c.id.clone()]);
+            store.flush_blocking().unwrap();
+        }
+        // Reopened, another source sees none of the three as new: `a` has a
+        // seen record, `b` and `c` are in the listing of `s`.
+        let store = Store::open(dir.path(), 1 << 20).unwrap();
+        let d = item("https://e.go.jp/d");
+        let items = [a.clone(), b.clone(), c.clone(), d.clone()];
+        let new: Vec<_> = store.unseen(&items, &[]).unwrap().iter().map(|i| i.id.clone()).collect();
+        assert_eq!(new, [d.id.as_str()]);
+        // Listed by `t` too, `b` keeps no id there (`s` records it), and
+        // leaving `t` writes nothing; `d` keeps its id in `t`.
+        store.commit_poll("t", &SourceState::default(), Some(&read(&[&b, &d])), &[&d], &[], now).unwrap();
+        let keys: Vec<_> = store.listing("t").unwrap().into_iter().map(|l| l.key).collect();
+        assert_eq!(keys, [None, Some(d.id.clone())]);
+        store.commit_poll("t", &SourceState::default(), Some(&read(&[&d])), &[], &[], now).unwrap();
+        assert_eq!(store.seen_records(), 1);
+        for i in &items {
+            assert!(store.is_seen(&i.id).unwrap(), "{}", i.id);
+        }
+        let check = store.check().unwrap();
+        assert_eq!((check.seen, check.problems.len()), (4, 0), "{check:?}");
+    }
+
+    #[test]
+    fn a_schema_2_store_keeps_its_seen_items_through_the_migration() {
+        let dir = tempfile::tempdir().unwrap();
+        let [a, b] = ["https://e.go.jp/a", "https://e.go.jp/b"].map(item);
+        {
+            let store = Store::open(dir.path(), 1 << 20).unwrap();
+            // Schema 2: every item has a seen record; listings are hash pairs.
+            let seen = encode(&Seen { source: "s".into(), recorded: 0 });
+            store.seen.insert(a.id.as_bytes(), seen.as_slice()).unwrap();
+            store.seen.insert(b.id.as_bytes(), seen.as_slice()).unwrap();
+            let pairs: Vec<u8> =
+                read(&[&a, &b]).iter().flat_map(|(t, i)| [t.to_be_bytes(), i.to_be_bytes()]).flatten().collect();
+            store.listings.insert("s", pairs).unwrap();
+            store.meta.insert(SCHEMA_KEY, &2u32.to_be_bytes()).unwrap();
+            store.flush_blocking().unwrap();
+        }
+        let store = Store::open(dir.path(), 1 << 20).unwrap();
+        assert_eq!(store.schema_version().unwrap(), Some(SCHEMA_VERSION));
+        let last = store.listing("s").unwrap();
+        assert_eq!(last.iter().map(|l| (l.title, l.id, l.key.clone())).collect::<Vec<_>>(), {
+            read(&[&a, &b]).into_iter().map(|(t, i)| (t, i, None)).collect::<Vec<_>>()
+        });
+        assert!(store.unseen(&[a.clone(), b.clone()], &last).unwrap().is_empty());
+        // `a` leaves: it had its seen record, nothing more is written.
+        store.commit_poll("s", &SourceState::default(), Some(&read(&[&b])), &[], &[], Utc::now()).unwrap();
+        assert_eq!(store.seen_records(), 2);
+        assert!(store.check().unwrap().problems.is_empty());
+    }
+
+    #[test]
+    fn a_cut_listing_is_an_error_naming_its_source() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 1 << 20).unwrap();
+        store.listings.insert("mofa", &[0u8; 21]).unwrap();
+        let err = store.listing("mofa").unwrap_err().to_string();
+        assert!(err.contains("listing of source `mofa`"), "{err}");
+        assert!(store.prepare_poll("mofa", &SourceState::default(), Some(&[]), &[], Vec::new(), Utc::now()).is_err());
+        let problems = store.check().unwrap().problems;
+        assert!(problems.iter().any(|p| p.contains("listing of `mofa`")), "{problems:?}");
     }
 
     #[test]
@@ -610,9 +793,10 @@ mod tests {
             store.flush_blocking().unwrap();
         }
         let store = Store::open(dir.path(), 1 << 20).unwrap();
-        assert_eq!(store.schema_version().unwrap(), Some(2));
+        assert_eq!(store.schema_version().unwrap(), Some(SCHEMA_VERSION));
         let state = store.source_state("mod").unwrap().unwrap();
-        assert_eq!((state.items_seen, store.listing("mod").unwrap()), (7, listing.clone()));
+        let pairs = |l: Vec<Listed>| l.into_iter().map(|l| (l.title, l.id)).collect::<Vec<_>>();
+        assert_eq!((state.items_seen, pairs(store.listing("mod").unwrap())), (7, listing.clone()));
         assert!(!String::from_utf8_lossy(&store.sources.get("mod").unwrap().unwrap()).contains("last_listing"));
         // Rewriting the state with the same listing, or after a 304 (no
         // listing), leaves the listing record as it was.
@@ -627,7 +811,7 @@ mod tests {
         let poll = store.prepare_poll("mod", &state, Some(&moved), &[], Vec::new(), Utc::now()).unwrap();
         assert!(poll.listing.is_some());
         store.write_poll(&poll).unwrap();
-        assert_eq!(store.listing("mod").unwrap(), moved);
+        assert_eq!(pairs(store.listing("mod").unwrap()), moved);
         assert!(store.check().unwrap().problems.is_empty());
     }
 
@@ -655,90 +839,5 @@ mod tests {
         assert_eq!(store.prune_seen(Utc::now() - chrono::Duration::days(400)).unwrap(), 1);
         assert!(store.is_seen("https://e.go.jp/new").unwrap());
         assert!(!store.is_seen("https://e.go.jp/old").unwrap());
-    }
-}
-
-/// What `kisha store check` found.
-#[derive(Debug, Default, Serialize)]
-pub struct CheckReport {
-    pub schema: Option<u32>,
-    pub seen: usize,
-    pub sources: usize,
-    pub queued: usize,
-    pub events: usize,
-    pub in_flight: Option<String>,
-    pub problems: Vec<String>,
-}
-
-impl Store {
-    /// Reads every record and checks that the trees agree with each other.
-    pub fn check(&self) -> Result<CheckReport> {
-        let mut r = CheckReport { schema: self.schema_version()?, ..Default::default() };
-        if r.schema != Some(SCHEMA_VERSION) {
-            r.problems.push(format!("schema version {:?}, expected {SCHEMA_VERSION}", r.schema));
-        }
-        for kv in self.seen.iter() {
-            let (k, v) = kv?;
-            r.seen += 1;
-            if decode::<Seen>("seen record", &v).is_err() {
-                r.problems.push(format!("undecodable seen record for {}", String::from_utf8_lossy(&k)));
-            }
-        }
-        for kv in self.sources.iter() {
-            let (k, v) = kv?;
-            r.sources += 1;
-            if let Err(e) = decode::<SourceState>("source state", &v) {
-                r.problems.push(format!("source `{}`: {e}", String::from_utf8_lossy(&k)));
-            }
-        }
-        let mut keys = std::collections::HashSet::new();
-        for kv in self.outbox.iter() {
-            let (k, v) = kv?;
-            r.queued += 1;
-            match <[u8; 8]>::try_from(k.as_ref()) {
-                Ok(b) => {
-                    keys.insert(u64::from_be_bytes(b));
-                }
-                Err(_) => r.problems.push(format!("outbox key of {} bytes, expected 8", k.len())),
-            }
-            if let Err(e) = decode::<crate::outbox::Queued>("outbox entry", &v) {
-                r.problems.push(e.to_string());
-            }
-        }
-        for kv in self.listings.iter() {
-            let (k, v) = kv?;
-            if v.len() % 16 != 0 {
-                r.problems.push(format!(
-                    "listing of `{}` is {} bytes, not a multiple of 16",
-                    String::from_utf8_lossy(&k),
-                    v.len()
-                ));
-            }
-        }
-        for kv in self.events.iter() {
-            let (_, v) = kv?;
-            r.events += 1;
-            if let Err(e) = decode::<crate::digest::Event>("event", &v) {
-                r.problems.push(e.to_string());
-            }
-        }
-        if let Err(e) = self.mail_state() {
-            r.problems.push(e.to_string());
-        }
-        match self.inflight() {
-            Ok(Some(inflight)) => {
-                let missing = inflight.keys.iter().filter(|k| !keys.contains(k)).count();
-                if missing > 0 {
-                    r.problems.push(format!(
-                        "the digest in flight ({}) covers {missing} entries no longer queued",
-                        inflight.message_id
-                    ));
-                }
-                r.in_flight = Some(inflight.message_id);
-            }
-            Ok(None) => {}
-            Err(e) => r.problems.push(e.to_string()),
-        }
-        Ok(r)
     }
 }
