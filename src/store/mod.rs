@@ -425,7 +425,7 @@ impl Store {
         if listed.is_none() {
             let mut all = HashSet::new();
             for bytes in self.listings.iter().values() {
-                all.extend(listing::entries(&bytes?).map_while(|e| e.map(|(_, id, _)| id)));
+                all.extend(listing::ids(&bytes?));
             }
             *listed = Some(all);
         }
@@ -566,7 +566,7 @@ impl Store {
         let cutoff = before.timestamp();
         let mut still_listed = HashSet::new();
         for bytes in self.listings.iter().values() {
-            still_listed.extend(listing::entries(&bytes?).map_while(|e| e.map(|(_, id, _)| id)));
+            still_listed.extend(listing::ids(&bytes?));
         }
         let mut removed = 0;
         for kv in self.seen.iter() {
