@@ -15,6 +15,8 @@
 //! listing like `https://www.mofa.go.jp/mofaj/press/release/pressit_000001_01234.html`
 //! take some 10 bytes each instead of 70.
 
+use std::collections::HashMap;
+
 /// One item of a listing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Listed {
@@ -97,6 +99,48 @@ pub fn decode(bytes: &[u8]) -> Option<Vec<Listed>> {
         .collect()
 }
 
+/// How many listings hold each id hash: what the sources list now, so that
+/// an item one source lists is not news when another lists it. Kept up to
+/// date as listings are replaced, so it holds only what is listed now (some
+/// 30 items a source), however long the daemon runs.
+#[derive(Debug, Default)]
+pub struct Index(HashMap<u64, u32>);
+
+impl Index {
+    /// The index of these encoded listings.
+    pub fn of<B: AsRef<[u8]>>(listings: impl IntoIterator<Item = B>) -> Index {
+        let mut index = Index::default();
+        for bytes in listings {
+            index.replace(&[], ids(bytes.as_ref()));
+        }
+        index
+    }
+
+    pub fn contains(&self, id: u64) -> bool {
+        self.0.contains_key(&id)
+    }
+
+    /// One listing replaced by another: `old` and `new` are their id hashes.
+    pub fn replace(&mut self, old: &[u64], new: impl IntoIterator<Item = u64>) {
+        for id in old {
+            if let Some(n) = self.0.get_mut(id) {
+                *n -= 1;
+                if *n == 0 {
+                    self.0.remove(id);
+                }
+            }
+        }
+        for id in new {
+            *self.0.entry(id).or_default() += 1;
+        }
+    }
+
+    /// How many different ids are listed.
+    pub fn distinct(&self) -> usize {
+        self.0.len()
+    }
+}
+
 /// A listing of schema 2: (title hash, id hash) pairs, 16 bytes each. Every
 /// item in it has a `seen` record.
 pub fn decode_schema_2(bytes: &[u8]) -> Vec<Listed> {
@@ -138,6 +182,13 @@ mod tests {
         for cut in [1, HEAD - 1, HEAD + 3, bytes.len() - 1] {
             assert_eq!(decode(&bytes[..cut]), None, "cut at {cut}");
         }
+        let mut index = Index::of([&bytes]);
+        assert!(index.contains(2) && index.contains(10) && !index.contains(1));
+        // Another source lists 2 and 11; then the first listing is replaced.
+        index.replace(&[], [2, 11]);
+        index.replace(&[2, 0, 4, 6, 8, 10], [4]);
+        assert!(index.contains(2) && index.contains(4) && index.contains(11) && !index.contains(10));
+        assert_eq!(index.distinct(), 3);
         // A shared length longer than the id before it is refused.
         let mut bad = encode(&listing[..1]);
         bad[16..20].copy_from_slice(&1u32.to_be_bytes());

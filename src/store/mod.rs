@@ -36,7 +36,7 @@ use sled::Transactional;
 use sled::transaction::TransactionError;
 
 pub use self::check::CheckReport;
-use self::listing::Listed;
+use self::listing::{Index, Listed};
 use crate::extract::Item;
 use crate::fetch::Validators;
 
@@ -130,14 +130,23 @@ pub struct Seen {
 pub struct PollRecord {
     source_id: String,
     state: Vec<u8>,
-    /// The new listing, when it changed, and the id hashes it lists.
-    listing: Option<(Vec<u8>, Vec<u64>)>,
+    /// The new listing, when it changed.
+    listing: Option<NewListing>,
     /// Ids to record in `seen` (items that left the listing), and their
     /// shared record.
     seen_ids: Vec<String>,
     seen: Vec<u8>,
     /// Outbox entries: key and encoded [`crate::outbox::Queued`].
     queued: Vec<(u64, Vec<u8>)>,
+}
+
+/// A listing to write, with the id hashes it lists and those of the one it
+/// replaces (for [`Index::replace`]).
+#[derive(Debug, Clone)]
+struct NewListing {
+    bytes: Vec<u8>,
+    ids: Vec<u64>,
+    replaced: Vec<u64>,
 }
 
 impl PollRecord {
@@ -160,11 +169,11 @@ pub struct Store {
     pub(crate) outbox: sled::Tree,
     pub(crate) events: sled::Tree,
     pub(crate) listings: sled::Tree,
-    /// The id hashes of every listing, built at the first item that neither
-    /// its own listing nor a `seen` record knows, and kept up to date after.
-    /// It may still hold items that left their listing since: those have a
-    /// `seen` record.
-    listed: Mutex<Option<HashSet<u64>>>,
+    /// What every listing holds, built at the first item that neither its
+    /// own listing nor a `seen` record knows, and kept up to date after: the
+    /// lock is held while a listing is written, so that a build sees each
+    /// listing either before its write and its update or after both.
+    listed: Mutex<Option<Index>>,
     // Held for the life of the store: the flock on `kisha.lock`.
     _lock: File,
 }
@@ -423,14 +432,10 @@ impl Store {
     fn listed_anywhere(&self, hashes: &[u64]) -> Result<Vec<bool>> {
         let mut listed = self.listed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if listed.is_none() {
-            let mut all = HashSet::new();
-            for bytes in self.listings.iter().values() {
-                all.extend(listing::ids(&bytes?));
-            }
-            *listed = Some(all);
+            *listed = Some(Index::of(self.listings.iter().values().collect::<sled::Result<Vec<_>>>()?));
         }
-        let all = listed.as_ref().expect("built above");
-        Ok(hashes.iter().map(|h| all.contains(h)).collect())
+        let index = listed.as_ref().expect("built above");
+        Ok(hashes.iter().map(|h| index.contains(*h)).collect())
     }
 
     /// Records one poll of a source: the new items as seen, the queued
@@ -486,7 +491,12 @@ impl Store {
                 let seen_ids = keys.into_values().map(str::to_owned).collect();
                 let bytes = listing::encode(&entries);
                 let changed = stored.as_deref() != Some(bytes.as_slice());
-                (changed.then(|| (bytes, read.iter().map(|(_, id)| *id).collect())), seen_ids)
+                let new = changed.then(|| NewListing {
+                    bytes,
+                    ids: read.iter().map(|(_, id)| *id).collect(),
+                    replaced: last.iter().map(|l| l.id).collect(),
+                });
+                (new, seen_ids)
             }
         };
         Ok(PollRecord {
@@ -514,12 +524,13 @@ impl Store {
     /// source made up a third of a cold cycle's CPU time (scripts/bench-cycle).
     /// Either way the write is durable at the next [`Store::flush`].
     pub fn write_poll(&self, poll: &PollRecord) -> Result<()> {
+        let mut listed = self.listed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if poll.queued.is_empty() {
             for id in &poll.seen_ids {
                 self.seen.insert(id.as_bytes(), poll.seen.as_slice())?;
             }
-            if let Some((listing, _)) = &poll.listing {
-                self.listings.insert(poll.source_id.as_bytes(), listing.as_slice())?;
+            if let Some(listing) = &poll.listing {
+                self.listings.insert(poll.source_id.as_bytes(), listing.bytes.as_slice())?;
             }
             self.crash_point_durable("half-written");
             self.sources.insert(poll.source_id.as_bytes(), poll.state.as_slice())?;
@@ -533,17 +544,15 @@ impl Store {
                         outbox.insert(&key.to_be_bytes(), value.as_slice())?;
                     }
                     sources.insert(poll.source_id.as_bytes(), poll.state.as_slice())?;
-                    if let Some((listing, _)) = &poll.listing {
-                        listings.insert(poll.source_id.as_bytes(), listing.as_slice())?;
+                    if let Some(listing) = &poll.listing {
+                        listings.insert(poll.source_id.as_bytes(), listing.bytes.as_slice())?;
                     }
                     Ok(())
                 })
                 .map_err(tx_error)?;
         }
-        if let Some((_, ids)) = &poll.listing
-            && let Some(listed) = self.listed.lock().unwrap_or_else(std::sync::PoisonError::into_inner).as_mut()
-        {
-            listed.extend(ids);
+        if let (Some(listing), Some(index)) = (&poll.listing, listed.as_mut()) {
+            index.replace(&listing.replaced, listing.ids.iter().copied());
         }
         Ok(())
     }
@@ -689,6 +698,8 @@ mod tests {
             store.commit_poll("s", &SourceState::default(), Some(&read(&[&b, &c])), &new, &[], now).unwrap();
             assert_eq!(store.seen_records(), 1);
             assert!(store.seen.contains_key(&a.id).unwrap());
+            // The index of what is listed forgot `a`: it holds what is listed now.
+            assert_eq!(store.listed.lock().unwrap().as_ref().map(Index::distinct), Some(2));
             let listed: Vec<_> = store.listing("s").unwrap().into_iter().map(|l| l.key.unwrap()).collect();
             assert_eq!(listed, [b.id.clone(), c.id.clone()]);
             store.flush_blocking().unwrap();
