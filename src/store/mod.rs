@@ -15,8 +15,8 @@
 //!
 //! Invariants: a poll that queued matches marks its new items seen (in its
 //! listing), queues the matches and saves the source state (with its new
-//! validators) in ONE transaction, so a crash leaves either all of it or none of it, and a lost
-//! commit is simply fetched again. A poll that queued nothing writes plain
+//! validators) in ONE transaction, so a crash leaves either all of it or
+//! none of it, and a lost commit is simply fetched again. A poll that queued nothing writes plain
 //! inserts in an order whose every prefix is safe ([`Store::write_poll`]),
 //! without the two log writes a sled 0.34 transaction costs. A second process
 //! on the same state directory gets a clear error, never a shared database.
@@ -514,11 +514,14 @@ impl Store {
     /// A poll that queued something writes it all in one transaction: its
     /// queued items must never be seen without being queued. A poll that
     /// queued nothing (a baseline, a poll of unmatched items, a `304`, a
-    /// failure) writes plain inserts in this order: the new items as seen,
-    /// the listing, the state. sled recovers a prefix of its log, so a crash
-    /// can lose only a tail of that order, and every tail is harmless: items
-    /// seen without the state are fetched again with the old validators and,
-    /// already seen, not mailed; nothing in them was going to be mailed. This
+    /// failure) writes plain inserts in this order: the `seen` records of
+    /// the items that left the listing, the listing (which records the new
+    /// items), the state. sled recovers a prefix of its log, so a crash can
+    /// lose only a tail of that order, and every tail is harmless: an item
+    /// recorded in `seen` and still in the old listing is seen twice over;
+    /// items seen without the state are fetched again with the old
+    /// validators and, already seen, not mailed; nothing in them was going
+    /// to be mailed. This
     /// matters for speed: a sled 0.34 transaction also seals and writes (with
     /// `sync_file_range`) the log buffer before and after itself, and one per
     /// source made up a third of a cold cycle's CPU time (scripts/bench-cycle).

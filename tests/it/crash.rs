@@ -159,7 +159,8 @@ async fn sigkill_at_any_moment_loses_no_matched_item() {
 }
 
 /// A poll that queues nothing (a baseline above all) is written without a
-/// transaction: its items as seen, then its listing, then its state. A crash
+/// transaction: the `seen` records of what left its listing, then its listing
+/// (which records its items as seen), then its state. A crash
 /// at any moment of that must never leave a state saying "baseline done"
 /// without the items, or the next poll would mail the whole listing. Every
 /// round starts over from an empty state directory and crashes its baseline,
