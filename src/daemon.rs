@@ -35,9 +35,9 @@ const MAX_SLEEP: Duration = Duration::from_secs(30);
 /// of them was a wake-up of its own, each scanning every source.
 const DUE_WINDOW: chrono::Duration = chrono::Duration::seconds(1);
 
-/// How often seen items older than `store.retention` are pruned. The time of
-/// the last pruning is kept in the store, so a daemon restarted more often
-/// than this still prunes.
+/// How often seen items that left their listing longer ago than
+/// `store.retention` are pruned. The time of the last pruning is kept in the
+/// store, so a daemon restarted more often than this still prunes.
 const PRUNE_EVERY: chrono::Duration = chrono::Duration::hours(24);
 
 /// The status snapshot is rewritten after any work, and at least this often.
@@ -176,7 +176,7 @@ async fn work(
             .await;
             match pruned {
                 Ok(Ok(0)) => {}
-                Ok(Ok(n)) => info!(removed = n, "pruned seen items older than store.retention"),
+                Ok(Ok(n)) => info!(removed = n, "pruned seen items that left their listing before store.retention"),
                 Ok(Err(e)) => warn!("unable to prune the store: {e}"),
                 Err(e) => warn!("unable to prune the store: {e}"),
             }

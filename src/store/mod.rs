@@ -570,7 +570,8 @@ impl Store {
         }
     }
 
-    /// Removes seen records older than `before`; returns how many went.
+    /// Removes `seen` records written before `before` (when their item left
+    /// its listing); returns how many went.
     ///
     /// An item a source still lists is kept however old: forgetting it would
     /// make an archive page that lists releases for years announce them again.
