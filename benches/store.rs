@@ -127,7 +127,7 @@ fn measure(dir: &Path, total: usize, cache_mib: u64) {
         let top = next[s];
         let listing: Vec<Item> = (top.saturating_sub(PER_POLL - 3)..top + 3).rev().map(|k| item(s, k)).collect();
         let last = store.listing(&source_id(s)).expect("listing");
-        let new = store.unseen(&listing, &last).expect("lookup");
+        let new = store.unseen(&listing, &last, true).expect("lookup");
         assert_eq!(new.len(), 3, "the 3 new items, and only them, are unseen");
         store.commit_poll(&source_id(s), &state, Some(&listing_of(&listing)), &new, &[], now).expect("commit");
         next[s] += 3;
@@ -141,7 +141,7 @@ fn measure(dir: &Path, total: usize, cache_mib: u64) {
         let top = next[s];
         let listing: Vec<Item> = (top.saturating_sub(PER_POLL)..top).rev().map(|k| item(s, k)).collect();
         let last = store.listing(&source_id(s)).expect("listing");
-        assert!(store.unseen(&listing, &last).expect("lookup").is_empty());
+        assert!(store.unseen(&listing, &last, true).expect("lookup").is_empty());
         store.commit_poll(&source_id(s), &state, Some(&listing_of(&listing)), &[], &[], now).expect("commit");
     }
     let unchanged_us = t.elapsed().as_secs_f64() * 1e6 / POLLS as f64;

@@ -329,9 +329,9 @@ async fn poll_source_inner(ctx: &Context, source: &Source) -> anyhow::Result<(Ou
         debug!(source = %source.id, refused = extracted.refused_links, "links that are not http(s) were dropped");
     }
 
-    let last = store.listing(&source.id)?;
-    let new = store.unseen(&extracted.items, &last)?;
     let baseline = !state.baseline_done && ctx.config.first_run == FirstRun::Baseline;
+    let last = store.listing(&source.id)?;
+    let new = store.unseen(&extracted.items, &last, !baseline)?;
     // A site that moves its pages lists the same titles under new URLs: those
     // items are recorded, not mailed, and the move is reported once.
     let listing = listing(&extracted.items);

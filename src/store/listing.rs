@@ -107,13 +107,9 @@ pub fn decode(bytes: &[u8]) -> Option<Vec<Listed>> {
 pub struct Index(HashMap<u64, u32>);
 
 impl Index {
-    /// The index of these encoded listings.
-    pub fn of<B: AsRef<[u8]>>(listings: impl IntoIterator<Item = B>) -> Index {
-        let mut index = Index::default();
-        for bytes in listings {
-            index.replace(&[], ids(bytes.as_ref()));
-        }
-        index
+    /// Adds an encoded listing.
+    pub fn add(&mut self, bytes: &[u8]) {
+        self.replace(&[], ids(bytes));
     }
 
     pub fn contains(&self, id: u64) -> bool {
@@ -182,7 +178,8 @@ mod tests {
         for cut in [1, HEAD - 1, HEAD + 3, bytes.len() - 1] {
             assert_eq!(decode(&bytes[..cut]), None, "cut at {cut}");
         }
-        let mut index = Index::of([&bytes]);
+        let mut index = Index::default();
+        index.add(&bytes);
         assert!(index.contains(2) && index.contains(10) && !index.contains(1));
         // Another source lists 2 and 11; then the first listing is replaced.
         index.replace(&[], [2, 11]);
