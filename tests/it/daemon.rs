@@ -190,6 +190,13 @@ async fn a_failing_source_backs_off_to_the_cap_and_never_stops() {
     d.stop().await;
 }
 
+/// A source polled every minute. The daemon spreads its first polls over a
+/// tenth of the interval (at most 5 minutes): 6 s for this one, where a source
+/// of the default 10 minutes may wait 30 s, as long as the tests' waits.
+fn minutely(source: String) -> String {
+    source.replace("kind = \"feed\"", "kind = \"feed\"\ninterval = \"1m\"")
+}
+
 /// The real `kisha run`, with its stderr collected.
 struct Service {
     child: tokio::process::Child,
@@ -241,7 +248,7 @@ async fn sigterm_finishes_the_digest_being_sent_and_exits_cleanly() {
     let setup = Setup::new(
         "first_run = \"mail\"",
         &smtp_mail(smtp.port),
-        &feed_source("mod", "防衛省", &http.url(FEED)),
+        &minutely(feed_source("mod", "防衛省", &http.url(FEED))),
         &keyword_rule(&["防衛相会談"]),
     );
     let mut service = Service::start(&setup, &[]);
@@ -270,7 +277,7 @@ async fn sighup_reloads_a_good_config_and_keeps_the_old_one_on_a_bad_one() {
     let setup = Setup::new(
         "",
         &smtp_mail(smtp.port),
-        &feed_source("mod", "防衛省", &http.url(FEED)),
+        &minutely(feed_source("mod", "防衛省", &http.url(FEED))),
         &keyword_rule(&["防衛相会談"]),
     );
     let service = Service::start(&setup, &[]);
@@ -284,7 +291,8 @@ async fn sighup_reloads_a_good_config_and_keeps_the_old_one_on_a_bad_one() {
     assert!(service.log().contains("unknown kind `fede`"), "{}", service.log());
 
     // A good one with a second source: it gets polled.
-    std::fs::write(&setup.config, good.clone() + &feed_source("second", "第二", &http.url("/second.xml"))).unwrap();
+    std::fs::write(&setup.config, good.clone() + &minutely(feed_source("second", "第二", &http.url("/second.xml"))))
+        .unwrap();
     service.signal("-HUP");
     service.wait_log("config reloaded", Duration::from_secs(30)).await;
     service.wait_log("source=second", Duration::from_secs(60)).await;
