@@ -215,6 +215,7 @@ impl Store {
         std::fs::create_dir_all(dir).map_err(|e| StoreError::Open { path: dir.into(), detail: e.to_string() })?;
         let lock = lock_dir(dir)?;
         let path = dir.join("db");
+        remove_unfinished_snapshots(&path);
         let config = sled::Config::new()
             .path(&path)
             .cache_capacity(cache_bytes)
@@ -636,6 +637,32 @@ impl Store {
     }
 }
 
+/// Removes the snapshots a killed process left half-written in sled's
+/// directory. sled 0.34 writes a snapshot to `snap.<lsn>.generating` and
+/// renames it only once it is complete and synced, but at opening it also
+/// reads the `.generating` ones, and one newer than the last complete
+/// snapshot makes the store unopenable ("Read corrupted data", sled issues
+/// #1527 and #1533). Without it sled recovers from the last complete
+/// snapshot and its log. Called under the state directory's lock: no other
+/// process is writing one.
+fn remove_unfinished_snapshots(db: &Path) {
+    let Ok(entries) = std::fs::read_dir(db) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("snap.") && name.ends_with(".generating") {
+            match std::fs::remove_file(entry.path()) {
+                Ok(()) => {
+                    tracing::warn!(file = %entry.path().display(), "store: removed a snapshot a crash left unfinished")
+                }
+                Err(e) => {
+                    tracing::warn!(file = %entry.path().display(), "store: unable to remove an unfinished snapshot: {e}")
+                }
+            }
+        }
+    }
+}
+
 /// Takes the state directory's lock, writing our pid into it. Errors name the
 /// process that holds it.
 fn lock_dir(dir: &Path) -> Result<File> {
@@ -791,6 +818,23 @@ mod tests {
         store.commit_poll("s", &state, None, &[], &[], Utc::now()).unwrap();
         assert_eq!(store.source_state("s").unwrap(), Some(state));
         assert_eq!((store.seen.len(), store.outbox.len()), (0, 0));
+    }
+
+    #[test]
+    fn a_snapshot_left_unfinished_by_a_kill_does_not_make_the_store_unopenable() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = SourceState { items_seen: 3, ..Default::default() };
+        {
+            let store = Store::open(dir.path(), 1 << 20).unwrap();
+            store.commit_poll("mod", &state, None, &[], &[], Utc::now()).unwrap();
+            store.flush_blocking().unwrap();
+        }
+        // What a SIGKILL in the middle of writing a snapshot leaves: a newer
+        // `.generating` file, cut short.
+        std::fs::write(dir.path().join("db").join("snap.7FFFFFFFFFFFFFFF.generating"), b"cut short").unwrap();
+        let store = Store::open(dir.path(), 1 << 20).unwrap();
+        assert_eq!(store.source_state("mod").unwrap(), Some(state));
+        assert!(!dir.path().join("db").join("snap.7FFFFFFFFFFFFFFF.generating").exists());
     }
 
     #[test]
