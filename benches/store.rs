@@ -24,7 +24,8 @@ use std::time::Instant;
 
 use chrono::{Duration, Utc};
 use kisha::extract::Item;
-use kisha::store::{SourceState, Store, hash64};
+use kisha::store::listing::Listed;
+use kisha::store::{SourceState, Store};
 
 const PER_POLL: usize = 30;
 const SPAN_DAYS: i64 = 800;
@@ -70,9 +71,9 @@ fn fill(dir: &Path, total: usize, cache_mib: u64) {
     store.flush_blocking().expect("flush");
 }
 
-/// A listing as a poll keeps it: (title hash, id hash) per item.
-fn listing_of(items: &[Item]) -> Vec<(u64, u64)> {
-    items.iter().map(|i| (hash64(&i.title), hash64(&i.id))).collect()
+/// A listing as a poll reads it.
+fn listing_of(items: &[Item]) -> Vec<Listed> {
+    items.iter().map(Listed::of).collect()
 }
 
 /// The number of items source `s` got in a fill of `total`.

@@ -317,9 +317,10 @@ fn store_check(config: &Config) -> anyhow::Result<bool> {
     let store = open_store(config)?;
     let r = store.check()?;
     println!(
-        "store {} (schema {}): {} seen items, {} sources, {} queued, {} events{}",
+        "store {} (schema {}): {} listed items, {} seen records (items that left their listing), {} sources, {} queued, {} events{}",
         config.state_dir.display(),
         r.schema.map(|v| v.to_string()).unwrap_or_else(|| "-".into()),
+        r.listed,
         r.seen,
         r.sources,
         r.queued,

@@ -68,8 +68,9 @@ pub struct OutboxStatus {
 pub struct StoreStatus {
     pub path: PathBuf,
     pub schema: Option<u32>,
-    /// Items first seen, over the store's life and all its sources (the
-    /// sum of their counters: counting the records would read them all).
+    /// Items first seen, over the store's life: the sum of the sources'
+    /// counters (counting the records would read them all), so an item two
+    /// sources listed at their baselines counts twice.
     pub items_seen: u64,
     pub events: usize,
     pub size_bytes: u64,

@@ -11,21 +11,20 @@ use crate::outbox::Notice;
 use crate::store::listing::Listed;
 use crate::store::{Problem, SourceState, hash64};
 
-/// A listing as a poll read it, for [`Store::prepare_poll`](crate::store::Store::prepare_poll):
-/// (folded title hash, id hash) per item.
-pub(super) fn listing(items: &[Item]) -> Vec<(u64, u64)> {
-    items.iter().map(|i| (hash64(&crate::text::fold(&i.title)), hash64(&i.id))).collect()
+/// A listing as a poll read it, for [`Store::prepare_poll`](crate::store::Store::prepare_poll).
+pub(super) fn listing(items: &[Item]) -> Vec<Listed> {
+    items.iter().map(Listed::of).collect()
 }
 
 /// The new items that are old items under new URLs: their title was listed
 /// last time under a URL that has now left the listing. Titles recur (every
 /// 「日仏防衛相会談について」), so this counts only as a mass move: at least
 /// three such items, and at least half of what is new.
-pub(super) fn moved_items<'a>(last: &[Listed], listing: &[(u64, u64)], new: &[&'a Item]) -> Vec<&'a Item> {
+pub(super) fn moved_items<'a>(last: &[Listed], listing: &[Listed], new: &[&'a Item]) -> Vec<&'a Item> {
     if new.is_empty() {
         return Vec::new();
     }
-    let current: std::collections::HashSet<u64> = listing.iter().map(|(_, id)| *id).collect();
+    let current: std::collections::HashSet<u64> = listing.iter().map(|l| l.id).collect();
     let gone: std::collections::HashSet<u64> =
         last.iter().filter(|l| !current.contains(&l.id)).map(|l| l.title).collect();
     // A first poll, or one where nothing left the listing: no title to fold.

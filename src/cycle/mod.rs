@@ -33,6 +33,7 @@ use crate::fetch::{Fetched, Fetcher};
 use crate::matcher::Matcher;
 use crate::outbox::{Entry, Notice, Queued};
 use crate::schedule;
+use crate::store::listing::Listed;
 use crate::store::{SourceState, Store, encode};
 
 pub use deliver::{Delivery, deliver, mail_backoff};
@@ -387,7 +388,7 @@ async fn record_success(
     source: &Source,
     mut state: SourceState,
     before: &[String],
-    listing: Option<&[(u64, u64)]>,
+    listing: Option<&[Listed]>,
     new: &[&Item],
     mut queued: Vec<Queued>,
     now: DateTime<Utc>,
@@ -446,7 +447,7 @@ async fn commit(
     ctx: &Context,
     source: &Source,
     state: &SourceState,
-    listing: Option<&[(u64, u64)]>,
+    listing: Option<&[Listed]>,
     new: &[&Item],
     queued: &[Queued],
     now: DateTime<Utc>,

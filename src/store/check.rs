@@ -9,7 +9,9 @@ use super::{Result, SCHEMA_VERSION, Seen, SourceState, Store, decode, listing};
 #[derive(Debug, Default, Serialize)]
 pub struct CheckReport {
     pub schema: Option<u32>,
-    /// Items seen: `seen` records, and listed items only their listing holds.
+    /// Items in the sources' listings (an item two sources list counts twice).
+    pub listed: usize,
+    /// `seen` records: items that left their listing.
     pub seen: usize,
     pub sources: usize,
     pub queued: usize,
@@ -56,7 +58,7 @@ impl Store {
         for kv in self.listings.iter() {
             let (k, v) = kv?;
             match listing::decode(&v) {
-                Some(listed) => r.seen += listed.iter().filter(|l| l.key.is_some()).count(),
+                Some(listed) => r.listed += listed.len(),
                 None => r.problems.push(format!(
                     "listing of `{}`: {} bytes that end inside an entry",
                     String::from_utf8_lossy(&k),

@@ -1,21 +1,25 @@
 //! A source's last listing, as the `listings` tree keeps it.
 //!
-//! One entry per item: the hash of its folded title, the hash of its id, and,
-//! while the listing is the only record that the item was seen, the id
-//! itself. A listed item is seen through its listing: a first poll writes one
-//! record for its 30 items, not 30 `seen` records (one sled insert per item
-//! was a third of a cold cycle's CPU time). An item gets a `seen` record when
-//! it leaves its source's listing, under the id the listing kept.
+//! One entry per item: the hash of its folded title, the hash of its id, and
+//! the id itself. A listed item is seen through its listing: a first poll
+//! writes one record for its 30 items, not 30 `seen` records (one sled insert
+//! per item was a third of a cold cycle's CPU time). An item gets a `seen`
+//! record when it leaves its source's listing, under the id the listing kept,
+//! so retention counts from then.
 //!
 //! Layout (schema 3), entry after entry: the title hash and the id hash (u64,
 //! big-endian), then the id front-coded against the last id before it: how
 //! many bytes it shares with it and how many follow (u32 each, big-endian;
-//! both 0 when a `seen` record holds the item already), and those bytes. A
+//! both 0 for an entry without its id: one migrated from schema 2 whose
+//! `seen` record was not found), and those bytes. A
 //! listing's ids share their site's prefix: front-coded, the 30 ids of a
 //! listing like `https://www.mofa.go.jp/mofaj/press/release/pressit_000001_01234.html`
 //! take some 10 bytes each instead of 70.
 
 use std::collections::HashMap;
+
+use super::hash64;
+use crate::extract::Item;
 
 /// One item of a listing.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,8 +28,15 @@ pub struct Listed {
     pub title: u64,
     /// The hash of the item's id.
     pub id: u64,
-    /// The item's id, kept while no `seen` record holds it.
+    /// The item's id, written to `seen` when the item leaves the listing.
     pub key: Option<String>,
+}
+
+impl Listed {
+    /// An item as a listing keeps it.
+    pub fn of(item: &Item) -> Listed {
+        Listed { title: hash64(&crate::text::fold(&item.title)), id: hash64(&item.id), key: Some(item.id.clone()) }
+    }
 }
 
 const HEAD: usize = 8 + 8 + 4 + 4;
@@ -99,48 +110,51 @@ pub fn decode(bytes: &[u8]) -> Option<Vec<Listed>> {
         .collect()
 }
 
-/// How many listings hold each id hash: what the sources list now, so that
-/// an item one source lists is not news when another lists it. Kept up to
-/// date as listings are replaced, so it holds only what is listed now (some
-/// 30 items a source), however long the daemon runs.
+/// What every source lists now, so that an item one source lists is not
+/// news when another lists it: each source's id hashes, and how many
+/// listings hold each. A source's listing is set whole, so the index holds
+/// only what is listed now (some 30 items a source) however long the daemon
+/// runs, and setting the same listing twice changes nothing.
 #[derive(Debug, Default)]
-pub struct Index(HashMap<u64, u32>);
+pub struct Index {
+    counts: HashMap<u64, u32>,
+    by_source: HashMap<String, Vec<u64>>,
+}
 
 impl Index {
-    /// Adds an encoded listing.
-    pub fn add(&mut self, bytes: &[u8]) {
-        self.replace(&[], ids(bytes));
-    }
-
-    pub fn contains(&self, id: u64) -> bool {
-        self.0.contains_key(&id)
-    }
-
-    /// One listing replaced by another: `old` and `new` are their id hashes.
-    pub fn replace(&mut self, old: &[u64], new: impl IntoIterator<Item = u64>) {
-        for id in old {
-            if let Some(n) = self.0.get_mut(id) {
+    /// Sets what `source` lists, replacing what it listed before.
+    pub fn set(&mut self, source: &str, ids: Vec<u64>) {
+        for id in self.by_source.remove(source).into_iter().flatten() {
+            if let Some(n) = self.counts.get_mut(&id) {
                 *n -= 1;
                 if *n == 0 {
-                    self.0.remove(id);
+                    self.counts.remove(&id);
                 }
             }
         }
-        for id in new {
-            *self.0.entry(id).or_default() += 1;
+        for id in &ids {
+            *self.counts.entry(*id).or_default() += 1;
         }
+        self.by_source.insert(source.to_owned(), ids);
+    }
+
+    pub fn contains(&self, id: u64) -> bool {
+        self.counts.contains_key(&id)
     }
 
     /// How many different ids are listed.
     pub fn distinct(&self) -> usize {
-        self.0.len()
+        self.counts.len()
     }
 }
 
 /// A listing of schema 2: (title hash, id hash) pairs, 16 bytes each. Every
-/// item in it has a `seen` record.
-pub fn decode_schema_2(bytes: &[u8]) -> Vec<Listed> {
-    bytes
+/// item in it has a `seen` record. `None` if the bytes are not one.
+pub fn decode_schema_2(bytes: &[u8]) -> Option<Vec<Listed>> {
+    if !bytes.len().is_multiple_of(16) {
+        return None;
+    }
+    let listing = bytes
         .chunks_exact(16)
         .map(|c| {
             let (t, i) = c.split_at(8);
@@ -150,7 +164,8 @@ pub fn decode_schema_2(bytes: &[u8]) -> Vec<Listed> {
                 key: None,
             }
         })
-        .collect()
+        .collect();
+    Some(listing)
 }
 
 #[cfg(test)]
@@ -179,13 +194,17 @@ mod tests {
             assert_eq!(decode(&bytes[..cut]), None, "cut at {cut}");
         }
         let mut index = Index::default();
-        index.add(&bytes);
+        index.set("s", ids(&bytes).collect());
         assert!(index.contains(2) && index.contains(10) && !index.contains(1));
-        // Another source lists 2 and 11; then the first listing is replaced.
-        index.replace(&[], [2, 11]);
-        index.replace(&[2, 0, 4, 6, 8, 10], [4]);
+        // Another source lists 2 and 11; then the first listing is replaced,
+        // twice over.
+        index.set("t", vec![2, 11]);
+        index.set("s", vec![4]);
+        index.set("s", vec![4]);
         assert!(index.contains(2) && index.contains(4) && index.contains(11) && !index.contains(10));
         assert_eq!(index.distinct(), 3);
+        index.set("t", Vec::new());
+        assert!(!index.contains(2) && index.contains(4));
         // A shared length longer than the id before it is refused.
         let mut bad = encode(&listing[..1]);
         bad[16..20].copy_from_slice(&1u32.to_be_bytes());

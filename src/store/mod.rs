@@ -140,13 +140,11 @@ pub struct PollRecord {
     queued: Vec<(u64, Vec<u8>)>,
 }
 
-/// A listing to write, with the id hashes it lists and those of the one it
-/// replaces (for [`Index::replace`]).
+/// A listing to write, with the id hashes it lists (for [`Index::set`]).
 #[derive(Debug, Clone)]
 struct NewListing {
     bytes: Vec<u8>,
     ids: Vec<u64>,
-    replaced: Vec<u64>,
 }
 
 impl PollRecord {
@@ -169,10 +167,10 @@ pub struct Store {
     pub(crate) outbox: sled::Tree,
     pub(crate) events: sled::Tree,
     pub(crate) listings: sled::Tree,
-    /// What every listing holds, built at the first item that neither its
-    /// own listing nor a `seen` record knows, and kept up to date after: the
-    /// lock is held while a listing is written, so that a build sees each
-    /// listing either before its write and its update or after both.
+    /// What every listing holds, built at the first item its own listing
+    /// does not hold (a baseline's aside), and set again after each listing
+    /// is written. The lock is held for the index alone, never across a
+    /// write to sled. `None` again after a failed write, to be rebuilt.
     listed: Mutex<Option<Index>>,
     // Held for the life of the store: the flock on `kisha.lock`.
     _lock: File,
@@ -323,18 +321,44 @@ impl Store {
         Ok(())
     }
 
-    /// Schema 3: listings keep the ids of the items only they record. Every
-    /// item of a schema-2 listing has a `seen` record, so none keeps its id.
+    /// Schema 3: listings keep their items' ids. Every item of a schema-2
+    /// listing has a `seen` record, under its id: the ids come from there
+    /// (one pass over the `seen` records). A listing that is not one is
+    /// dropped, with a warning: its items keep their `seen` records.
     fn migrate_2_to_3(&self) -> Result<()> {
-        let mut rewritten = Vec::new();
+        let mut listings = Vec::new();
         for kv in self.listings.iter() {
-            let (id, bytes) = kv?;
-            rewritten.push((id, listing::encode(&listing::decode_schema_2(&bytes))));
+            let (source, bytes) = kv?;
+            let decoded = listing::decode_schema_2(&bytes);
+            if decoded.is_none() {
+                tracing::warn!(source = %String::from_utf8_lossy(&source), bytes = bytes.len(), "store: a listing of schema 2 that is not one, dropped");
+            }
+            listings.push((source, decoded));
         }
+        let wanted: HashSet<u64> = listings.iter().flat_map(|(_, l)| l.iter().flatten().map(|e| e.id)).collect();
+        let mut ids: HashMap<u64, String> = HashMap::new();
+        for key in self.seen.iter().keys() {
+            let key = String::from_utf8_lossy(&key?).into_owned();
+            let hash = hash64(&key);
+            if wanted.contains(&hash) {
+                ids.insert(hash, key);
+            }
+        }
+        let rewritten: Vec<(sled::IVec, Option<Vec<u8>>)> = listings
+            .into_iter()
+            .map(|(source, decoded)| {
+                let entries = decoded
+                    .map(|l| l.into_iter().map(|e| Listed { key: ids.get(&e.id).cloned(), ..e }).collect::<Vec<_>>());
+                (source, entries.map(|l| listing::encode(&l)))
+            })
+            .collect();
         (&self.listings, &self.meta)
             .transaction(|(listings, meta)| {
-                for (id, bytes) in &rewritten {
-                    listings.insert(id, bytes.as_slice())?;
+                for (source, bytes) in &rewritten {
+                    match bytes {
+                        Some(bytes) => listings.insert(source, bytes.as_slice())?,
+                        None => listings.remove(source)?,
+                    };
                 }
                 meta.insert(SCHEMA_KEY, &3u32.to_be_bytes())?;
                 Ok(())
@@ -414,24 +438,31 @@ impl Store {
     /// source's own last listing ([`Store::listing`]); an item no listing
     /// and no `seen` record holds is new.
     ///
-    /// Without `other_sources` the other sources' listings are not read: a
+    /// The other sources' listings are looked at before the `seen` records:
+    /// an item leaving a listing gets its `seen` record before the index
+    /// forgets it ([`Store::write_poll`]), so in this order no moment finds
+    /// it in neither. Without `other_sources` they are not looked at: a
     /// baseline mails nothing, and needs no index of every listing (at
-    /// 10,000 sources some 6 MiB). An item another source lists is then
-    /// recorded in this source's listing too, which is harmless.
+    /// 10,000 sources some 6 MiB).
     pub fn unseen<'a>(&self, items: &'a [Item], last: &[Listed], other_sources: bool) -> Result<Vec<&'a Item>> {
         let own: HashSet<u64> = last.iter().map(|l| l.id).collect();
-        let mut candidates = Vec::new();
-        for item in items {
-            let hash = hash64(&item.id);
-            if !own.contains(&hash) && !self.seen.contains_key(&item.id)? {
-                candidates.push((item, hash));
+        let mut candidates: Vec<(&Item, u64)> =
+            items.iter().map(|i| (i, hash64(&i.id))).filter(|(_, h)| !own.contains(h)).collect();
+        if candidates.is_empty() {
+            return Ok(Vec::new());
+        }
+        if other_sources {
+            let listed = self.listed_anywhere(&candidates.iter().map(|(_, h)| *h).collect::<Vec<_>>())?;
+            let mut listed = listed.into_iter();
+            candidates.retain(|_| !listed.next().unwrap_or(false));
+        }
+        let mut new = Vec::new();
+        for (item, _) in candidates {
+            if !self.seen.contains_key(&item.id)? {
+                new.push(item);
             }
         }
-        if candidates.is_empty() || !other_sources {
-            return Ok(candidates.into_iter().map(|(item, _)| item).collect());
-        }
-        let elsewhere = self.listed_anywhere(&candidates.iter().map(|(_, h)| *h).collect::<Vec<_>>())?;
-        Ok(candidates.into_iter().zip(elsewhere).filter(|(_, listed)| !listed).map(|((item, _), _)| item).collect())
+        Ok(new)
     }
 
     /// For each id hash, whether any source's listing holds it.
@@ -439,8 +470,9 @@ impl Store {
         let mut listed = self.listed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if listed.is_none() {
             let mut index = Index::default();
-            for bytes in self.listings.iter().values() {
-                index.add(&bytes?);
+            for kv in self.listings.iter() {
+                let (source, bytes) = kv?;
+                index.set(&String::from_utf8_lossy(&source), listing::ids(&bytes).collect());
             }
             *listed = Some(index);
         }
@@ -456,7 +488,7 @@ impl Store {
         &self,
         source_id: &str,
         state: &SourceState,
-        listing: Option<&[(u64, u64)]>,
+        listing: Option<&[Listed]>,
         new_items: &[&Item],
         queued: &[(u64, Vec<u8>)],
         now: DateTime<Utc>,
@@ -466,47 +498,33 @@ impl Store {
 
     /// Encodes one poll's records for [`Store::write_poll`].
     ///
-    /// `listing` is what the poll read, as (title hash, id hash) pairs, in
-    /// order. Its new items keep their ids in it, and so do the items whose
-    /// id the last listing kept; the items that left the last listing with
-    /// their id get a `seen` record. A new item the listing does not hold
-    /// (a poll without one) gets a `seen` record at once. The listing is
-    /// written only when it differs from the stored one.
+    /// `listing` is what the poll read ([`Listed::of`] each item, in order).
+    /// The items that left the last listing get a `seen` record, under the
+    /// id it kept; so does a new item when the poll read no listing. The
+    /// listing is written only when it differs from the stored one.
     pub fn prepare_poll(
         &self,
         source_id: &str,
         state: &SourceState,
-        listing: Option<&[(u64, u64)]>,
+        listing: Option<&[Listed]>,
         new_items: &[&Item],
         queued: Vec<(u64, Vec<u8>)>,
         now: DateTime<Utc>,
     ) -> Result<PollRecord> {
-        let mut keys: HashMap<u64, &str> = new_items.iter().map(|i| (hash64(&i.id), i.id.as_str())).collect();
         let (listing, seen_ids) = match listing {
             None => (None, new_items.iter().map(|i| i.id.clone()).collect()),
             Some(read) => {
                 let stored = self.listings.get(source_id)?;
                 let last = stored.as_ref().map_or(Ok(Vec::new()), |bytes| decode_listing(source_id, bytes))?;
-                for l in &last {
-                    if let Some(key) = &l.key {
-                        keys.entry(l.id).or_insert(key);
-                    }
-                }
-                let entries: Vec<Listed> = read
-                    .iter()
-                    .map(|&(title, id)| Listed { title, id, key: keys.remove(&id).map(str::to_owned) })
-                    .collect();
-                // What is left: ids of items no longer listed, and new items
-                // the listing did not hold.
-                let seen_ids = keys.into_values().map(str::to_owned).collect();
-                let bytes = listing::encode(&entries);
-                let changed = stored.as_deref() != Some(bytes.as_slice());
-                let new = changed.then(|| NewListing {
-                    bytes,
-                    ids: read.iter().map(|(_, id)| *id).collect(),
-                    replaced: last.iter().map(|l| l.id).collect(),
-                });
-                (new, seen_ids)
+                let ids: HashSet<u64> = read.iter().map(|l| l.id).collect();
+                let left = last.into_iter().filter(|l| !ids.contains(&l.id)).filter_map(|l| l.key);
+                // A new item the listing does not hold: none from a cycle,
+                // which lists every item it read.
+                let unlisted = new_items.iter().filter(|i| !ids.contains(&hash64(&i.id))).map(|i| i.id.clone());
+                let bytes = listing::encode(read);
+                let new = (stored.as_deref() != Some(bytes.as_slice()))
+                    .then(|| NewListing { bytes, ids: read.iter().map(|l| l.id).collect() });
+                (new, left.chain(unlisted).collect())
             }
         };
         Ok(PollRecord {
@@ -536,8 +554,22 @@ impl Store {
     /// `sync_file_range`) the log buffer before and after itself, and one per
     /// source made up a third of a cold cycle's CPU time (scripts/bench-cycle).
     /// Either way the write is durable at the next [`Store::flush`].
+    ///
+    /// The index of what every source lists is set after the write, so an
+    /// item leaving the listing has its `seen` record before the index
+    /// forgets it ([`Store::unseen`] looks in that order too).
     pub fn write_poll(&self, poll: &PollRecord) -> Result<()> {
+        let written = self.write_poll_records(poll);
         let mut listed = self.listed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match (&written, &poll.listing, listed.as_mut()) {
+            (Err(_), _, _) => *listed = None,
+            (Ok(()), Some(listing), Some(index)) => index.set(&poll.source_id, listing.ids.clone()),
+            _ => {}
+        }
+        written
+    }
+
+    fn write_poll_records(&self, poll: &PollRecord) -> Result<()> {
         if poll.queued.is_empty() {
             for id in &poll.seen_ids {
                 self.seen.insert(id.as_bytes(), poll.seen.as_slice())?;
@@ -563,9 +595,6 @@ impl Store {
                     Ok(())
                 })
                 .map_err(tx_error)?;
-        }
-        if let (Some(listing), Some(index)) = (&poll.listing, listed.as_mut()) {
-            index.replace(&listing.replaced, listing.ids.iter().copied());
         }
         Ok(())
     }
@@ -716,9 +745,9 @@ mod tests {
         assert_eq!(store.outbox.len(), 1);
     }
 
-    /// (title hash, id hash) of each item, as a poll reads them.
-    fn read(items: &[&Item]) -> Vec<(u64, u64)> {
-        items.iter().map(|i| (hash64(&i.title), hash64(&i.id))).collect()
+    /// The items as a poll reads them.
+    fn read(items: &[&Item]) -> Vec<Listed> {
+        items.iter().map(|i| Listed::of(i)).collect()
     }
 
     #[test]
@@ -755,18 +784,16 @@ mod tests {
         let items = [a.clone(), b.clone(), c.clone(), d.clone()];
         let new: Vec<_> = store.unseen(&items, &[], true).unwrap().iter().map(|i| i.id.clone()).collect();
         assert_eq!(new, [d.id.as_str()]);
-        // Listed by `t` too, `b` keeps no id there (`s` records it), and
-        // leaving `t` writes nothing; `d` keeps its id in `t`.
+        // Listed by `t` too, and then not: `b` gets its seen record.
         store.commit_poll("t", &SourceState::default(), Some(&read(&[&b, &d])), &[&d], &[], now).unwrap();
-        let keys: Vec<_> = store.listing("t").unwrap().into_iter().map(|l| l.key).collect();
-        assert_eq!(keys, [None, Some(d.id.clone())]);
         store.commit_poll("t", &SourceState::default(), Some(&read(&[&d])), &[], &[], now).unwrap();
-        assert_eq!(store.seen_records(), 1);
+        assert_eq!(store.seen_records(), 2);
+        assert!(store.seen.contains_key(&b.id).unwrap());
         for i in &items {
             assert!(store.is_seen(&i.id).unwrap(), "{}", i.id);
         }
         let check = store.check().unwrap();
-        assert_eq!((check.seen, check.problems.len()), (4, 0), "{check:?}");
+        assert_eq!((check.listed, check.seen, check.problems.len()), (3, 2, 0), "{check:?}");
     }
 
     #[test]
@@ -780,21 +807,26 @@ mod tests {
             store.seen.insert(a.id.as_bytes(), seen.as_slice()).unwrap();
             store.seen.insert(b.id.as_bytes(), seen.as_slice()).unwrap();
             let pairs: Vec<u8> =
-                read(&[&a, &b]).iter().flat_map(|(t, i)| [t.to_be_bytes(), i.to_be_bytes()]).flatten().collect();
+                read(&[&a, &b]).iter().flat_map(|l| [l.title.to_be_bytes(), l.id.to_be_bytes()]).flatten().collect();
             store.listings.insert("s", pairs).unwrap();
+            // And one cut short, which cannot be read.
+            store.listings.insert("t", &[7u8; 17]).unwrap();
             store.meta.insert(SCHEMA_KEY, &2u32.to_be_bytes()).unwrap();
             store.flush_blocking().unwrap();
         }
         let store = Store::open(dir.path(), 1 << 20).unwrap();
         assert_eq!(store.schema_version().unwrap(), Some(SCHEMA_VERSION));
+        // The ids come back from the seen records.
         let last = store.listing("s").unwrap();
-        assert_eq!(last.iter().map(|l| (l.title, l.id, l.key.clone())).collect::<Vec<_>>(), {
-            read(&[&a, &b]).into_iter().map(|(t, i)| (t, i, None)).collect::<Vec<_>>()
-        });
+        assert_eq!(last, read(&[&a, &b]));
+        assert!(store.listings.get("t").unwrap().is_none(), "the listing cut short is dropped");
         assert!(store.unseen(&[a.clone(), b.clone()], &last, true).unwrap().is_empty());
-        // `a` leaves: it had its seen record, nothing more is written.
+        // `a` leaves: its seen record is written again, so retention counts
+        // from now, not from when it was first seen.
         store.commit_poll("s", &SourceState::default(), Some(&read(&[&b])), &[], &[], Utc::now()).unwrap();
         assert_eq!(store.seen_records(), 2);
+        let record: Seen = decode("seen record", &store.seen.get(&a.id).unwrap().unwrap()).unwrap();
+        assert!(record.recorded > 0, "{record:?}");
         assert!(store.check().unwrap().problems.is_empty());
     }
 
@@ -873,14 +905,16 @@ mod tests {
         // Rewriting the state with the same listing, or after a 304 (no
         // listing), leaves the listing record as it was.
         let before = store.listings.get("mod").unwrap();
-        for read in [Some(listing.as_slice()), None] {
+        let unkeyed = |pairs: &[(u64, u64)]| pairs.iter().map(|&(title, id)| Listed { title, id, key: None }).collect();
+        let same: Vec<Listed> = unkeyed(&listing);
+        for read in [Some(same.as_slice()), None] {
             let poll = store.prepare_poll("mod", &state, read, &[], Vec::new(), Utc::now()).unwrap();
             assert!(poll.listing.is_none(), "an unchanged listing is not written again");
             store.write_poll(&poll).unwrap();
             assert_eq!(store.listings.get("mod").unwrap(), before);
         }
         let moved = [(5, 6)];
-        let poll = store.prepare_poll("mod", &state, Some(&moved), &[], Vec::new(), Utc::now()).unwrap();
+        let poll = store.prepare_poll("mod", &state, Some(&unkeyed(&moved)), &[], Vec::new(), Utc::now()).unwrap();
         assert!(poll.listing.is_some());
         store.write_poll(&poll).unwrap();
         assert_eq!(pairs(store.listing("mod").unwrap()), moved);
@@ -893,8 +927,10 @@ mod tests {
         let store = Store::open(dir.path(), 1 << 20).unwrap();
         let old = Utc::now() - chrono::Duration::days(500);
         let items = [item("https://e.go.jp/archive/1"), item("https://e.go.jp/archive/2")];
-        let listing = [(0, hash64(&items[0].id))];
-        store.commit_poll("s", &SourceState::default(), Some(&listing), &[&items[0], &items[1]], &[], old).unwrap();
+        // A poll that lists only the first: the second gets its seen record at once.
+        store
+            .commit_poll("s", &SourceState::default(), Some(&read(&[&items[0]])), &[&items[0], &items[1]], &[], old)
+            .unwrap();
         assert_eq!(store.prune_seen(Utc::now() - chrono::Duration::days(400)).unwrap(), 1);
         assert!(store.is_seen("https://e.go.jp/archive/1").unwrap(), "still listed: kept");
         assert!(!store.is_seen("https://e.go.jp/archive/2").unwrap());
