@@ -33,8 +33,7 @@ use crate::fetch::{Fetched, Fetcher};
 use crate::matcher::Matcher;
 use crate::outbox::{Entry, Notice, Queued};
 use crate::schedule;
-use crate::store::listing::Listed;
-use crate::store::{SourceState, Store, encode};
+use crate::store::{Relisting, SourceState, Store, encode};
 
 pub use deliver::{Delivery, deliver, mail_backoff};
 use health::{health_notices, listing, moved_items, problem_set, set_problem};
@@ -366,7 +365,8 @@ async fn poll_source_inner(ctx: &Context, source: &Source) -> anyhow::Result<(Ou
             at: now,
         }));
     }
-    let next = record_success(ctx, source, state, &before, Some(&listing), &new, queued, now, false).await?;
+    let relisting = Relisting { last: &last, read: &listing };
+    let next = record_success(ctx, source, state, &before, Some(relisting), &new, queued, now, false).await?;
     match &outcome {
         Outcome::Baseline { items } => {
             info!(source = %source.id, url = %source.url, items, "baseline recorded, nothing mailed")
@@ -380,15 +380,15 @@ async fn poll_source_inner(ctx: &Context, source: &Source) -> anyhow::Result<(Ou
 }
 
 /// Records a successful poll; returns when the source is due again.
-/// `listing`: the listing read (none after a 304); `not_modified`: the
-/// server answered 304.
+/// `listing`: the listing read and the one it replaces (none after a 304);
+/// `not_modified`: the server answered 304.
 #[allow(clippy::too_many_arguments)] // the parts of one poll, each a different kind
 async fn record_success(
     ctx: &Context,
     source: &Source,
     mut state: SourceState,
     before: &[String],
-    listing: Option<&[Listed]>,
+    listing: Option<Relisting<'_>>,
     new: &[&Item],
     mut queued: Vec<Queued>,
     now: DateTime<Utc>,
@@ -447,7 +447,7 @@ async fn commit(
     ctx: &Context,
     source: &Source,
     state: &SourceState,
-    listing: Option<&[Listed]>,
+    listing: Option<Relisting<'_>>,
     new: &[&Item],
     queued: &[Queued],
     now: DateTime<Utc>,

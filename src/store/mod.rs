@@ -140,6 +140,14 @@ pub struct PollRecord {
     queued: Vec<(u64, Vec<u8>)>,
 }
 
+/// A listing a poll read, and the one it replaces ([`Store::listing`], read
+/// by the poll to tell what is new).
+#[derive(Debug, Clone, Copy)]
+pub struct Relisting<'a> {
+    pub last: &'a [Listed],
+    pub read: &'a [Listed],
+}
+
 /// A listing to write, with the id hashes it lists (for [`Index::set`]).
 #[derive(Debug, Clone)]
 struct NewListing {
@@ -482,48 +490,49 @@ impl Store {
 
     /// Records one poll of a source: the new items as seen, the queued
     /// records in the outbox (under keys from [`Store::next_key`]), the
-    /// listing it read (none after a `304` or a failure), and the source's
-    /// new state ([`Store::prepare_poll`], then [`Store::write_poll`]).
+    /// listing it read (none after a `304` or a failure) in place of the
+    /// stored one, and the source's new state ([`Store::prepare_poll`], then
+    /// [`Store::write_poll`]).
     pub fn commit_poll(
         &self,
         source_id: &str,
         state: &SourceState,
-        listing: Option<&[Listed]>,
+        read: Option<&[Listed]>,
         new_items: &[&Item],
         queued: &[(u64, Vec<u8>)],
         now: DateTime<Utc>,
     ) -> Result<()> {
+        let last = if read.is_some() { self.listing(source_id)? } else { Vec::new() };
+        let listing = read.map(|read| Relisting { last: &last, read });
         self.write_poll(&self.prepare_poll(source_id, state, listing, new_items, queued.to_vec(), now)?)
     }
 
     /// Encodes one poll's records for [`Store::write_poll`].
     ///
-    /// `listing` is what the poll read ([`Listed::of`] each item, in order).
-    /// The items that left the last listing get a `seen` record, under the
-    /// id it kept; so does a new item when the poll read no listing. The
-    /// listing is written only when it differs from the stored one.
+    /// `listing` is what the poll read ([`Listed::of`] each item, in order)
+    /// and the stored listing it replaces. The items that left the last
+    /// listing get a `seen` record, under the id it kept; so does a new item
+    /// when the poll read no listing. The listing is written only when it
+    /// differs from the stored one.
     pub fn prepare_poll(
         &self,
         source_id: &str,
         state: &SourceState,
-        listing: Option<&[Listed]>,
+        listing: Option<Relisting<'_>>,
         new_items: &[&Item],
         queued: Vec<(u64, Vec<u8>)>,
         now: DateTime<Utc>,
     ) -> Result<PollRecord> {
         let (listing, seen_ids) = match listing {
             None => (None, new_items.iter().map(|i| i.id.clone()).collect()),
-            Some(read) => {
-                let stored = self.listings.get(source_id)?;
-                let last = stored.as_ref().map_or(Ok(Vec::new()), |bytes| decode_listing(source_id, bytes))?;
+            Some(Relisting { last, read }) => {
                 let ids: HashSet<u64> = read.iter().map(|l| l.id).collect();
-                let left = last.into_iter().filter(|l| !ids.contains(&l.id)).filter_map(|l| l.key);
+                let left = last.iter().filter(|l| !ids.contains(&l.id)).filter_map(|l| l.key.clone());
                 // A new item the listing does not hold: none from a cycle,
                 // which lists every item it read.
                 let unlisted = new_items.iter().filter(|i| !ids.contains(&hash64(&i.id))).map(|i| i.id.clone());
-                let bytes = listing::encode(read);
-                let new = (stored.as_deref() != Some(bytes.as_slice()))
-                    .then(|| NewListing { bytes, ids: read.iter().map(|l| l.id).collect() });
+                let new = (last != read)
+                    .then(|| NewListing { bytes: listing::encode(read), ids: read.iter().map(|l| l.id).collect() });
                 (new, left.chain(unlisted).collect())
             }
         };
@@ -837,7 +846,7 @@ mod tests {
         store.listings.insert("mofa", &[0u8; 21]).unwrap();
         let err = store.listing("mofa").unwrap_err().to_string();
         assert!(err.contains("listing of source `mofa`"), "{err}");
-        assert!(store.prepare_poll("mofa", &SourceState::default(), Some(&[]), &[], Vec::new(), Utc::now()).is_err());
+        assert!(store.commit_poll("mofa", &SourceState::default(), Some(&[]), &[], &[], Utc::now()).is_err());
         let problems = store.check().unwrap().problems;
         assert!(problems.iter().any(|p| p.contains("listing of `mofa`")), "{problems:?}");
     }
@@ -907,14 +916,19 @@ mod tests {
         let before = store.listings.get("mod").unwrap();
         let unkeyed = |pairs: &[(u64, u64)]| pairs.iter().map(|&(title, id)| Listed { title, id, key: None }).collect();
         let same: Vec<Listed> = unkeyed(&listing);
+        let last = store.listing("mod").unwrap();
         for read in [Some(same.as_slice()), None] {
-            let poll = store.prepare_poll("mod", &state, read, &[], Vec::new(), Utc::now()).unwrap();
+            let listing = read.map(|read| Relisting { last: &last, read });
+            let poll = store.prepare_poll("mod", &state, listing, &[], Vec::new(), Utc::now()).unwrap();
             assert!(poll.listing.is_none(), "an unchanged listing is not written again");
             store.write_poll(&poll).unwrap();
             assert_eq!(store.listings.get("mod").unwrap(), before);
         }
         let moved = [(5, 6)];
-        let poll = store.prepare_poll("mod", &state, Some(&unkeyed(&moved)), &[], Vec::new(), Utc::now()).unwrap();
+        let read = unkeyed(&moved);
+        let poll = store
+            .prepare_poll("mod", &state, Some(Relisting { last: &last, read: &read }), &[], Vec::new(), Utc::now())
+            .unwrap();
         assert!(poll.listing.is_some());
         store.write_poll(&poll).unwrap();
         assert_eq!(pairs(store.listing("mod").unwrap()), moved);
