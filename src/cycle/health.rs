@@ -11,11 +11,6 @@ use crate::outbox::Notice;
 use crate::store::listing::Listed;
 use crate::store::{Problem, SourceState, hash64};
 
-/// A listing as a poll read it, for [`Store::prepare_poll`](crate::store::Store::prepare_poll).
-pub(super) fn listing(items: &[Item]) -> Vec<Listed> {
-    items.iter().map(Listed::of).collect()
-}
-
 /// The new items that are old items under new URLs: their title was listed
 /// last time under a URL that has now left the listing. Titles recur (every
 /// 「日仏防衛相会談について」), so this counts only as a mass move: at least

@@ -33,10 +33,11 @@ use crate::fetch::{Fetched, Fetcher};
 use crate::matcher::Matcher;
 use crate::outbox::{Entry, Notice, Queued};
 use crate::schedule;
+use crate::store::listing::Listed;
 use crate::store::{Relisting, SourceState, Store, encode};
 
 pub use deliver::{Delivery, deliver, mail_backoff};
-use health::{health_notices, listing, moved_items, problem_set, set_problem};
+use health::{health_notices, moved_items, problem_set, set_problem};
 
 /// A source is called failing after this many errors in a row.
 pub const FAILING_AFTER: u32 = 3;
@@ -334,7 +335,7 @@ async fn poll_source_inner(ctx: &Context, source: &Source) -> anyhow::Result<(Ou
     let new = store.unseen(&extracted.items, &last, !baseline)?;
     // A site that moves its pages lists the same titles under new URLs: those
     // items are recorded, not mailed, and the move is reported once.
-    let listing = listing(&extracted.items);
+    let listing: Vec<Listed> = extracted.items.iter().map(Listed::of).collect();
     let moved = moved_items(&last, &listing, &new);
     let fresh: Vec<&Item> = new.iter().copied().filter(|i| !moved.iter().any(|m| m.id == i.id)).collect();
     let moved_detail = (!moved.is_empty())

@@ -11,9 +11,9 @@
 //! big-endian), then the id front-coded against the last id before it: how
 //! many bytes it shares with it and how many follow (u32 each, big-endian;
 //! both 0 for an entry without its id: one migrated from schema 2 whose
-//! `seen` record was not found), and those bytes. A
-//! listing's ids share their site's prefix: front-coded, the 30 ids of a
-//! listing like `https://www.mofa.go.jp/mofaj/press/release/pressit_000001_01234.html`
+//! `seen` record was not found), and those bytes. A listing's ids share
+//! their site's prefix: front-coded, the 30 ids of a listing like
+//! `https://www.mofa.go.jp/mofaj/press/release/pressit_000001_01234.html`
 //! take some 10 bytes each instead of 70.
 
 use std::collections::HashMap;
@@ -143,6 +143,7 @@ impl Index {
     }
 
     /// How many different ids are listed.
+    #[cfg(test)]
     pub fn distinct(&self) -> usize {
         self.counts.len()
     }

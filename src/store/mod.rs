@@ -16,10 +16,11 @@
 //! Invariants: a poll that queued matches marks its new items seen (in its
 //! listing), queues the matches and saves the source state (with its new
 //! validators) in ONE transaction, so a crash leaves either all of it or
-//! none of it, and a lost commit is simply fetched again. A poll that queued nothing writes plain
-//! inserts in an order whose every prefix is safe ([`Store::write_poll`]),
-//! without the two log writes a sled 0.34 transaction costs. A second process
-//! on the same state directory gets a clear error, never a shared database.
+//! none of it, and a lost commit is simply fetched again. A poll that queued
+//! nothing writes plain inserts in an order whose every prefix is safe
+//! ([`Store::write_poll`]), without the two log writes a sled 0.34
+//! transaction costs. A second process on the same state directory gets a
+//! clear error, never a shared database.
 
 mod check;
 pub mod listing;
@@ -433,7 +434,8 @@ impl Store {
     }
 
     /// Whether the item `id` was seen: a listing or a `seen` record holds it.
-    pub fn is_seen(&self, id: &str) -> Result<bool> {
+    #[cfg(test)]
+    fn is_seen(&self, id: &str) -> Result<bool> {
         Ok(self.seen.contains_key(id)? || self.listed_anywhere(&[hash64(id)])?[0])
     }
 
@@ -558,10 +560,10 @@ impl Store {
     /// recorded in `seen` and still in the old listing is seen twice over;
     /// items seen without the state are fetched again with the old
     /// validators and, already seen, not mailed; nothing in them was going
-    /// to be mailed. This
-    /// matters for speed: a sled 0.34 transaction also seals and writes (with
-    /// `sync_file_range`) the log buffer before and after itself, and one per
-    /// source made up a third of a cold cycle's CPU time (scripts/bench-cycle).
+    /// to be mailed. This matters for speed: a sled 0.34 transaction also
+    /// seals and writes (with `sync_file_range`) the log buffer before and
+    /// after itself, and one per source made up a third of a cold cycle's CPU
+    /// time (scripts/bench-cycle).
     /// Either way the write is durable at the next [`Store::flush`].
     ///
     /// The index of what every source lists is set after the write, so an
