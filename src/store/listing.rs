@@ -12,9 +12,9 @@
 //! many bytes it shares with it and how many follow (u32 each, big-endian;
 //! both 0 for an entry without its id: one migrated from schema 2 whose
 //! `seen` record was not found), and those bytes. A listing's ids share
-//! their site's prefix: front-coded, the 30 ids of a listing like
-//! `https://www.mofa.go.jp/mofaj/press/release/pressit_000001_01234.html`
-//! take some 10 bytes each instead of 70.
+//! their site's prefix: front-coded, the 30 ids of the captured MOFA listing
+//! (`https://www.mofa.go.jp/mofaj/press/release/pressit_000001_04063.html`
+//! and the like) take 20 bytes each on average instead of 67.
 
 use std::collections::HashMap;
 
