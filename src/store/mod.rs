@@ -453,7 +453,7 @@ impl Store {
     /// forgets it ([`Store::write_poll`]), so in this order no moment finds
     /// it in neither. Without `other_sources` they are not looked at: a
     /// baseline mails nothing, and needs no index of every listing (at
-    /// 10,000 sources some 6 MiB).
+    /// 10,000 sources 12 MiB).
     pub fn unseen<'a>(&self, items: &'a [Item], last: &[Listed], other_sources: bool) -> Result<Vec<&'a Item>> {
         let own: HashSet<u64> = last.iter().map(|l| l.id).collect();
         let mut candidates: Vec<(&Item, u64)> =
