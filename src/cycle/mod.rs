@@ -34,7 +34,7 @@ use crate::matcher::Matcher;
 use crate::outbox::{Entry, Notice, Queued};
 use crate::schedule;
 use crate::store::listing::Listed;
-use crate::store::{Relisting, SourceState, Store, encode};
+use crate::store::{Relisting, SourceState, Store, StoreError, encode};
 
 pub use deliver::{Delivery, deliver, mail_backoff};
 use health::{health_notices, moved_items, problem_set, set_problem};
@@ -330,8 +330,19 @@ async fn poll_source_inner(ctx: &Context, source: &Source) -> anyhow::Result<(Ou
         debug!(source = %source.id, refused = extracted.refused_links, "links that are not http(s) were dropped");
     }
 
-    let baseline = !state.baseline_done && ctx.config.first_run == FirstRun::Baseline;
-    let last = store.listing(&source.id)?;
+    // A stored listing that cannot be read (a record cut by a disk fault)
+    // would fail every poll of its source. This poll records the listing
+    // afresh instead, as a baseline: what the old one held cannot be told
+    // from what is new, and mailing all of it would flood the inbox.
+    let (last, unreadable) = match store.listing(&source.id) {
+        Ok(last) => (last, None),
+        Err(StoreError::Decode { what, detail }) => {
+            warn!(source = %source.id, url = %source.url, "store: unable to decode {what}: {detail}; recording the listing again, mailing nothing from this poll");
+            (Vec::new(), Some(detail))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let baseline = unreadable.is_some() || (!state.baseline_done && ctx.config.first_run == FirstRun::Baseline);
     let new = store.unseen(&extracted.items, &last, !baseline)?;
     // A site that moves its pages lists the same titles under new URLs: those
     // items are recorded, not mailed, and the move is reported once.
@@ -346,7 +357,10 @@ async fn poll_source_inner(ctx: &Context, source: &Source) -> anyhow::Result<(Ou
     let entries = if baseline { Vec::new() } else { match_items(ctx, source, &fresh, now).await };
     state.validators = validators;
     state.last_item_count = Some(extracted.items.len());
-    state.items_seen += new.len() as u64;
+    // The items of an unreadable listing were counted when it was written.
+    if unreadable.is_none() {
+        state.items_seen += new.len() as u64;
+    }
     state.baseline_done = true;
     let outcome = if baseline {
         Outcome::Baseline { items: extracted.items.len() }
@@ -357,6 +371,15 @@ async fn poll_source_inner(ctx: &Context, source: &Source) -> anyhow::Result<(Ou
         info!(source = %source.id, rule = %e.matched.rule, url = e.item.url.as_deref().unwrap_or(""), title = %e.item.title, "matched");
     }
     let mut queued: Vec<Queued> = entries.into_iter().map(Queued::Item).collect();
+    if let Some(detail) = unreadable {
+        queued.push(Queued::Notice(Notice {
+            source_id: source.id.clone(),
+            source_name: source.name.clone(),
+            unhealthy: true,
+            detail: format!("its stored listing could not be read ({detail}); the listing was recorded again from this poll, and nothing from it was mailed"),
+            at: now,
+        }));
+    }
     if let Some(detail) = moved_detail {
         queued.push(Queued::Notice(Notice {
             source_id: source.id.clone(),

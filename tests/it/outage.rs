@@ -394,3 +394,46 @@ async fn source_health_appears_in_the_footer_once_when_it_turns_and_once_when_it
     kisha(&send_now(&setup)).await;
     assert!(!smtp.messages()[3].text.contains("Source health"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreadable_listing_is_recorded_again_and_what_it_held_is_not_mailed() {
+    let http = HttpServer::start().await;
+    http.set(FEED, Reply::file("application/rss+xml", feed_with(&http, &titles("一", 2))));
+    let smtp = SmtpSink::start();
+    let setup = setup_with(&http, &smtp_mail(smtp.port), "").await;
+    let config = setup.config.to_str().unwrap().to_owned();
+    let out = kisha(&send_now(&setup)).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(smtp.messages().len(), 1, "first_run = \"mail\": the first poll mails");
+
+    // A disk fault cuts the source's listing record.
+    {
+        let db = sled::open(setup.state().join("db")).unwrap();
+        db.open_tree("listings").unwrap().insert("mod", &[0u8; 21][..]).unwrap();
+        db.flush().unwrap();
+    }
+    let check = kisha(&["store", "check", "--config", &config]).await;
+    assert!(!check.status.success() && stdout(&check).contains("listing of `mod`"), "{}", stdout(&check));
+
+    // The next poll records the listing again and queues none of its items,
+    // old or new (they cannot be told apart), but a notice that says so.
+    http.set(FEED, Reply::file("application/rss+xml", feed_with(&http, &[titles("一", 2), titles("二", 1)].concat())));
+    let out = kisha(&send_now(&setup)).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("recording the listing again"), "{}", stderr(&out));
+    assert_eq!(smtp.messages().len(), 1, "a notice alone waits for the next digest");
+
+    // The source is whole again: the next new item is news, alone, with the
+    // notice in the digest's footer.
+    let three = [titles("一", 2), titles("二", 1), titles("三", 1)].concat();
+    http.set(FEED, Reply::file("application/rss+xml", feed_with(&http, &three)));
+    let out = kisha(&send_now(&setup)).await;
+    let mails = smtp.messages();
+    assert_eq!(mails.len(), 2, "{}", stderr(&out));
+    let (body, footer) = mails[1].text.split_once("Source health:").expect("a footer");
+    assert!(body.contains("三防衛相会談0"), "{}", mails[1].text);
+    assert!(!body.contains("二防衛相会談0") && !body.contains("一防衛相会談0"), "{}", mails[1].text);
+    assert!(footer.contains("防衛省 (mod)") && footer.contains("stored listing could not be read"), "{footer}");
+    let check = kisha(&["store", "check", "--config", &config]).await;
+    assert!(check.status.success(), "{}{}", stdout(&check), stderr(&check));
+}
