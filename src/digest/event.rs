@@ -128,11 +128,13 @@ impl Event {
 
     /// Whether `r` reports this event.
     fn admits(&self, r: &EventRelease) -> bool {
-        if r.release.is_none() || self.releases.iter().all(|x| x.release.is_none()) {
-            return false;
-        }
+        // One item queued by two sources (a site's feed and its listing
+        // page, polled in the same cycle) is one release, facts or not.
         if self.releases.iter().any(|x| x.item_id == r.item_id) {
             return true;
+        }
+        if r.release.is_none() || self.releases.iter().all(|x| x.release.is_none()) {
+            return false;
         }
         if days_apart(self.date, r.date).is_none_or(|d| d > MAX_DAYS_APART) {
             return false;
@@ -144,7 +146,12 @@ impl Event {
 
     fn add(&mut self, r: EventRelease) {
         if let Some(existing) = self.releases.iter_mut().find(|x| x.item_id == r.item_id) {
-            *existing = r;
+            // The facts win over a bare match of the same item.
+            if r.release.is_some() || existing.release.is_none() {
+                *existing = r;
+            } else {
+                existing.is_new |= r.is_new;
+            }
         } else {
             self.releases.push(r);
         }
@@ -247,4 +254,35 @@ pub fn sent(events: &[Event], message_id: &str, at: DateTime<Utc>) -> Vec<(Strin
             (e.id.clone(), encode(&e))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::extract::Item;
+    use crate::matcher::Match;
+
+    fn entry(source: &str, item: &Item) -> Entry {
+        Entry {
+            source_id: source.into(),
+            source_name: source.into(),
+            item: item.clone(),
+            matched: Match { rule: "keyword".into(), why: vec!["防衛相会談".into()], urgent: false },
+            release: None,
+            queued_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn one_item_queued_by_two_sources_is_one_release() {
+        let url = url::Url::parse("https://www.mod.go.jp/j/press/news/2026/11/29a.html").unwrap();
+        let item = Item::new("mod", Some(url), "日豪防衛相会談について".into(), None);
+        let other = Item::new("mod", None, "防衛相会談の予定".into(), None);
+        let (feed, page, third) = (entry("mod-rss", &item), entry("mod-page", &item), entry("mod-rss", &other));
+        let drafts = group(&[&feed, &page, &third], &[]);
+        let releases: Vec<&str> =
+            drafts.iter().flat_map(|d| d.event.releases.iter().map(|r| r.item_id.as_str())).collect();
+        assert_eq!(releases.len(), 2, "{releases:?}");
+        assert!(releases.contains(&item.id.as_str()) && releases.contains(&other.id.as_str()), "{releases:?}");
+    }
 }
