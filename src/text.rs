@@ -113,11 +113,11 @@ pub fn paragraphs(s: &str, max: usize) -> String {
     out
 }
 
-/// The share of U+FFFD replacement characters in `s`; a high share means the
-/// text was decoded with the wrong charset.
-pub fn replacement_ratio(s: &str) -> f64 {
+/// The share of U+FFFD replacement characters in `texts`, taken together; a
+/// high share means the text was decoded with the wrong charset.
+pub fn replacement_ratio<'a>(texts: impl IntoIterator<Item = &'a str>) -> f64 {
     let (mut total, mut bad) = (0usize, 0usize);
-    for c in s.chars() {
+    for c in texts.into_iter().flat_map(str::chars) {
         if !c.is_whitespace() {
             total += 1;
             if c == '\u{fffd}' {
@@ -174,7 +174,7 @@ mod tests {
 
     #[test]
     fn replacement_ratio_counts_mojibake() {
-        assert!(replacement_ratio("\u{fffd}\u{fffd}a") > 0.6);
-        assert_eq!(replacement_ratio("日本"), 0.0);
+        assert!(replacement_ratio(["\u{fffd}", "\u{fffd}a"]) > 0.6);
+        assert_eq!(replacement_ratio(["日本"]), 0.0);
     }
 }

@@ -85,14 +85,16 @@ pub struct Extracted {
 impl Extracted {
     fn finish(mut self, max_items: usize) -> Extracted {
         // A listing may repeat an item (a "new" box and the list): keep the first.
-        let mut seen = std::collections::HashSet::new();
-        self.items.retain(|i| seen.insert(i.id.clone()));
+        let mut seen = std::collections::HashSet::with_capacity(self.items.len());
+        let first: Vec<bool> = self.items.iter().map(|i| seen.insert(i.id.as_str())).collect();
+        drop(seen);
+        let mut first = first.into_iter();
+        self.items.retain(|_| first.next().unwrap_or(true));
         if self.items.len() > max_items {
             self.over_cap += self.items.len() - max_items;
             self.items.truncate(max_items);
         }
-        let titles: String = self.items.iter().map(|i| i.title.as_str()).collect();
-        self.mojibake = crate::text::replacement_ratio(&titles);
+        self.mojibake = crate::text::replacement_ratio(self.items.iter().map(|i| i.title.as_str()));
         self
     }
 }
