@@ -62,6 +62,10 @@ pub struct Notice {
     pub unhealthy: bool,
     pub detail: String,
     pub at: DateTime<Utc>,
+    /// Something that happened once (the site moved its pages, a listing
+    /// was recorded again), not a state that a recovery will end.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub once: bool,
 }
 
 /// A composed digest the mail server has not yet confirmed.
@@ -215,6 +219,7 @@ mod tests {
             unhealthy: true,
             detail: "x".into(),
             at: Utc::now(),
+            once: false,
         });
         store.commit_poll("s", &Default::default(), None, &[], &[(key, encode(&notice))], Utc::now()).unwrap();
         assert_eq!(store.pending().unwrap(), vec![(key, notice)]);

@@ -62,6 +62,7 @@ pub(super) fn health_notices(
                 unhealthy: true,
                 detail: p.detail.clone(),
                 at: now,
+                once: false,
             });
         }
     }
@@ -73,6 +74,7 @@ pub(super) fn health_notices(
             unhealthy: false,
             detail: String::new(),
             at: now,
+            once: false,
         });
     }
     out

@@ -332,13 +332,15 @@ async fn poll_source_inner(ctx: &Context, source: &Source) -> anyhow::Result<(Ou
 
     // A stored listing that cannot be read (a record cut by a disk fault)
     // would fail every poll of its source. This poll records the listing
-    // afresh instead, as a baseline: what the old one held cannot be told
-    // from what is new, and mailing all of it would flood the inbox.
+    // afresh instead, as a baseline: what the lost part held cannot be told
+    // from what is new, and mailing all of it would flood the inbox. The
+    // part still readable stands for the last listing, so what left it
+    // keeps its record.
     let (last, unreadable) = match store.listing(&source.id) {
         Ok(last) => (last, None),
         Err(StoreError::Decode { what, detail }) => {
             warn!(source = %source.id, url = %source.url, "store: unable to decode {what}: {detail}; recording the listing again, mailing nothing from this poll");
-            (Vec::new(), Some(detail))
+            (store.readable_listing(&source.id)?, Some(detail))
         }
         Err(e) => return Err(e.into()),
     };
@@ -357,10 +359,7 @@ async fn poll_source_inner(ctx: &Context, source: &Source) -> anyhow::Result<(Ou
     let entries = if baseline { Vec::new() } else { match_items(ctx, source, &fresh, now).await };
     state.validators = validators;
     state.last_item_count = Some(extracted.items.len());
-    // The items of an unreadable listing were counted when it was written.
-    if unreadable.is_none() {
-        state.items_seen += new.len() as u64;
-    }
+    state.items_seen += new.len() as u64;
     state.baseline_done = true;
     let outcome = if baseline {
         Outcome::Baseline { items: extracted.items.len() }
@@ -371,13 +370,14 @@ async fn poll_source_inner(ctx: &Context, source: &Source) -> anyhow::Result<(Ou
         info!(source = %source.id, rule = %e.matched.rule, url = e.item.url.as_deref().unwrap_or(""), title = %e.item.title, "matched");
     }
     let mut queued: Vec<Queued> = entries.into_iter().map(Queued::Item).collect();
-    if let Some(detail) = unreadable {
+    if let Some(detail) = &unreadable {
         queued.push(Queued::Notice(Notice {
             source_id: source.id.clone(),
             source_name: source.name.clone(),
             unhealthy: true,
             detail: format!("its stored listing could not be read ({detail}); the listing was recorded again from this poll, and nothing from it was mailed"),
             at: now,
+            once: true,
         }));
     }
     if let Some(detail) = moved_detail {
@@ -387,9 +387,10 @@ async fn poll_source_inner(ctx: &Context, source: &Source) -> anyhow::Result<(Ou
             unhealthy: true,
             detail,
             at: now,
+            once: true,
         }));
     }
-    let relisting = Relisting { last: &last, read: &listing };
+    let relisting = Relisting { last: &last, read: &listing, rewrite: unreadable.is_some() };
     let next = record_success(ctx, source, state, &before, Some(relisting), &new, queued, now, false).await?;
     match &outcome {
         Outcome::Baseline { items } => {

@@ -6,7 +6,7 @@
 //! event is stored once mailed, so a release that arrives a day later joins
 //! it and goes out as an update that refers to the first digest.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -128,13 +128,11 @@ impl Event {
 
     /// Whether `r` reports this event.
     fn admits(&self, r: &EventRelease) -> bool {
-        // One item queued by two sources (a site's feed and its listing
-        // page, polled in the same cycle) is one release, facts or not.
-        if self.releases.iter().any(|x| x.item_id == r.item_id) {
-            return true;
-        }
         if r.release.is_none() || self.releases.iter().all(|x| x.release.is_none()) {
             return false;
+        }
+        if self.releases.iter().any(|x| x.item_id == r.item_id) {
+            return true;
         }
         if days_apart(self.date, r.date).is_none_or(|d| d > MAX_DAYS_APART) {
             return false;
@@ -146,12 +144,7 @@ impl Event {
 
     fn add(&mut self, r: EventRelease) {
         if let Some(existing) = self.releases.iter_mut().find(|x| x.item_id == r.item_id) {
-            // The facts win over a bare match of the same item.
-            if r.release.is_some() || existing.release.is_none() {
-                *existing = r;
-            } else {
-                existing.is_new |= r.is_new;
-            }
+            *existing = r;
         } else {
             self.releases.push(r);
         }
@@ -189,7 +182,23 @@ impl Event {
 /// matches) each stand alone.
 pub fn group(entries: &[&Entry], known: &[Event]) -> Vec<Draft> {
     let mut drafts: Vec<Draft> = Vec::new();
-    let mut releases: Vec<EventRelease> = entries.iter().map(|e| EventRelease::from_entry(e)).collect();
+    // One item queued by two sources (a site's feed and its listing page,
+    // polled in the same cycle) is one release: the copy with facts, else
+    // the first.
+    let mut releases: Vec<EventRelease> = Vec::with_capacity(entries.len());
+    let mut by_id: HashMap<&str, usize> = HashMap::with_capacity(entries.len());
+    for e in entries {
+        match by_id.get(e.item.id.as_str()) {
+            Some(&i) if releases[i].release.is_none() && e.release.is_some() => {
+                releases[i] = EventRelease::from_entry(e);
+            }
+            Some(_) => {}
+            None => {
+                by_id.insert(&e.item.id, releases.len());
+                releases.push(EventRelease::from_entry(e));
+            }
+        }
+    }
     // Oldest meeting first, so an event's headline and date settle early.
     releases.sort_by_key(|r| r.date);
     for r in releases {
@@ -284,5 +293,61 @@ mod tests {
             drafts.iter().flat_map(|d| d.event.releases.iter().map(|r| r.item_id.as_str())).collect();
         assert_eq!(releases.len(), 2, "{releases:?}");
         assert!(releases.contains(&item.id.as_str()) && releases.contains(&other.id.as_str()), "{releases:?}");
+    }
+
+    fn meeting(country: &str, date: NaiveDate) -> Release {
+        Release {
+            kind: Kind::Meeting,
+            date: Some(date),
+            start_time: None,
+            local_time: false,
+            duration_minutes: None,
+            place: None,
+            participants: vec![],
+            counterpart_country: Some(country.into()),
+            topics: vec![],
+            unread: None,
+        }
+    }
+
+    /// An event as mailed in an earlier digest.
+    fn mailed(entries: &[&Entry]) -> Event {
+        let mut event = group(entries, &[]).remove(0).event;
+        event.first_sent = Some(Utc::now());
+        event.message_id = Some("<digest.old@kisha>".into());
+        event.releases.iter_mut().for_each(|r| r.is_new = false);
+        event
+    }
+
+    #[test]
+    fn the_copy_with_facts_of_an_item_two_sources_queued_joins_the_event_mailed_before() {
+        let day = NaiveDate::from_ymd_opt(2026, 11, 29).unwrap();
+        let link = |u: &str| Some(url::Url::parse(u).unwrap());
+        let mut mofa = entry(
+            "mofa",
+            &Item::new("mofa", link("https://www.mofa.go.jp/x.html"), "日米防衛相会談".into(), Some(day)),
+        );
+        mofa.release = Some(meeting("US", day));
+        let known = mailed(&[&mofa]);
+        // The listing page gives no date and no facts; the feed gives both.
+        let url = "https://www.mod.go.jp/j/press/news/2026/11/29a.html";
+        let page = entry("mod-page", &Item::new("mod", link(url), "日米防衛相会談について".into(), None));
+        let mut feed = entry("mod-rss", &Item::new("mod", link(url), "日米防衛相会談について".into(), Some(day)));
+        feed.release = Some(meeting("US", day));
+        let drafts = group(&[&page, &feed], std::slice::from_ref(&known));
+        assert_eq!(drafts.len(), 1);
+        assert!(drafts[0].update, "an update of the event mailed before");
+        let new: Vec<_> = drafts[0].event.releases.iter().filter(|r| r.is_new).collect();
+        assert_eq!(new.len(), 1);
+        assert!(new[0].release.is_some() && new[0].source_id == "mod-rss", "{new:?}");
+    }
+
+    #[test]
+    fn an_item_without_facts_is_no_update_of_the_event_that_mailed_it() {
+        let url = url::Url::parse("https://www.mod.go.jp/j/press/news/2026/11/29a.html").unwrap();
+        let item = Item::new("mod", Some(url), "日豪防衛相会談について".into(), None);
+        let known = mailed(&[&entry("mod-rss", &item)]);
+        let drafts = group(&[&entry("mod-page", &item)], std::slice::from_ref(&known));
+        assert!(!drafts[0].update);
     }
 }

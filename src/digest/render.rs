@@ -211,7 +211,15 @@ pub fn view(drafts: &[Draft], listed: &[EventRelease], notices: &[&Notice], more
         .map(|n| NoticeView {
             unhealthy: n.unhealthy,
             text: one_line(
-                &if n.unhealthy {
+                &if n.once {
+                    format!(
+                        "{} ({}) at {}: {}",
+                        n.source_name,
+                        n.source_id,
+                        n.at.with_timezone(&jst()).format("%Y-%m-%d %H:%M"),
+                        n.detail
+                    )
+                } else if n.unhealthy {
                     format!(
                         "{} ({}) is unhealthy since {}: {}",
                         n.source_name,

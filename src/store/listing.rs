@@ -95,19 +95,29 @@ pub fn ids(bytes: &[u8]) -> impl Iterator<Item = u64> {
 
 /// An encoded listing; `None` if the bytes are not one.
 pub fn decode(bytes: &[u8]) -> Option<Vec<Listed>> {
+    decoded(bytes).collect()
+}
+
+/// The entries of an encoded listing up to the first that cannot be read:
+/// what is left of a record cut by a disk fault.
+pub fn readable(bytes: &[u8]) -> Vec<Listed> {
+    decoded(bytes).map_while(|l| l).collect()
+}
+
+/// Each entry decoded, its id put together from the one before it; `None`
+/// for an entry that cannot be read.
+fn decoded(bytes: &[u8]) -> impl Iterator<Item = Option<Listed>> {
     let mut last: Vec<u8> = Vec::new();
-    entries(bytes)
-        .map(|e| {
-            let (title, id, shared, own) = e?;
-            if shared == 0 && own.is_empty() {
-                return Some(Listed { title, id, key: None });
-            }
-            let mut key = last.get(..shared)?.to_vec();
-            key.extend_from_slice(own);
-            last.clone_from(&key);
-            Some(Listed { title, id, key: Some(String::from_utf8(key).ok()?) })
-        })
-        .collect()
+    entries(bytes).map(move |e| {
+        let (title, id, shared, own) = e?;
+        if shared == 0 && own.is_empty() {
+            return Some(Listed { title, id, key: None });
+        }
+        let mut key = last.get(..shared)?.to_vec();
+        key.extend_from_slice(own);
+        last.clone_from(&key);
+        Some(Listed { title, id, key: Some(String::from_utf8(key).ok()?) })
+    })
 }
 
 /// What every source lists now, so that an item one source lists is not
@@ -194,6 +204,9 @@ mod tests {
         for cut in [1, HEAD - 1, HEAD + 3, bytes.len() - 1] {
             assert_eq!(decode(&bytes[..cut]), None, "cut at {cut}");
         }
+        // What is left of a cut record: the entries before the cut.
+        assert_eq!(readable(&bytes[..bytes.len() - 1]), listing[..5]);
+        assert_eq!(readable(&bytes[..HEAD + 3]), []);
         let mut index = Index::default();
         index.set("s", ids(&bytes).collect());
         assert!(index.contains(2) && index.contains(10) && !index.contains(1));

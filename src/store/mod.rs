@@ -147,6 +147,9 @@ pub struct PollRecord {
 pub struct Relisting<'a> {
     pub last: &'a [Listed],
     pub read: &'a [Listed],
+    /// The stored record could not be read (`last` is what was left of it):
+    /// write the listing even where it equals `last`.
+    pub rewrite: bool,
 }
 
 /// A listing to write, with the id hashes it lists (for [`Index::set`]).
@@ -421,6 +424,12 @@ impl Store {
         self.listings.get(id)?.map_or(Ok(Vec::new()), |bytes| decode_listing(id, &bytes))
     }
 
+    /// What can be read of a source's listing that [`Store::listing`] could
+    /// not decode: its entries up to where the record was cut.
+    pub fn readable_listing(&self, id: &str) -> Result<Vec<Listed>> {
+        Ok(self.listings.get(id)?.map(|bytes| listing::readable(&bytes)).unwrap_or_default())
+    }
+
     pub fn source_states(&self) -> Result<Vec<(String, SourceState)>> {
         self.sources
             .iter()
@@ -505,7 +514,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<()> {
         let last = if read.is_some() { self.listing(source_id)? } else { Vec::new() };
-        let listing = read.map(|read| Relisting { last: &last, read });
+        let listing = read.map(|read| Relisting { last: &last, read, rewrite: false });
         self.write_poll(&self.prepare_poll(source_id, state, listing, new_items, queued.to_vec(), now)?)
     }
 
@@ -527,13 +536,13 @@ impl Store {
     ) -> Result<PollRecord> {
         let (listing, seen_ids) = match listing {
             None => (None, new_items.iter().map(|i| i.id.clone()).collect()),
-            Some(Relisting { last, read }) => {
+            Some(Relisting { last, read, rewrite }) => {
                 let ids: HashSet<u64> = read.iter().map(|l| l.id).collect();
                 let left = last.iter().filter(|l| !ids.contains(&l.id)).filter_map(|l| l.key.clone());
                 // A new item the listing does not hold: none from a cycle,
                 // which lists every item it read.
                 let unlisted = new_items.iter().filter(|i| !ids.contains(&hash64(&i.id))).map(|i| i.id.clone());
-                let new = (last != read)
+                let new = (rewrite || last != read)
                     .then(|| NewListing { bytes: listing::encode(read), ids: read.iter().map(|l| l.id).collect() });
                 (new, left.chain(unlisted).collect())
             }
@@ -920,7 +929,7 @@ mod tests {
         let same: Vec<Listed> = unkeyed(&listing);
         let last = store.listing("mod").unwrap();
         for read in [Some(same.as_slice()), None] {
-            let listing = read.map(|read| Relisting { last: &last, read });
+            let listing = read.map(|read| Relisting { last: &last, read, rewrite: false });
             let poll = store.prepare_poll("mod", &state, listing, &[], Vec::new(), Utc::now()).unwrap();
             assert!(poll.listing.is_none(), "an unchanged listing is not written again");
             store.write_poll(&poll).unwrap();
@@ -929,7 +938,14 @@ mod tests {
         let moved = [(5, 6)];
         let read = unkeyed(&moved);
         let poll = store
-            .prepare_poll("mod", &state, Some(Relisting { last: &last, read: &read }), &[], Vec::new(), Utc::now())
+            .prepare_poll(
+                "mod",
+                &state,
+                Some(Relisting { last: &last, read: &read, rewrite: false }),
+                &[],
+                Vec::new(),
+                Utc::now(),
+            )
             .unwrap();
         assert!(poll.listing.is_some());
         store.write_poll(&poll).unwrap();

@@ -433,7 +433,81 @@ async fn an_unreadable_listing_is_recorded_again_and_what_it_held_is_not_mailed(
     let (body, footer) = mails[1].text.split_once("Source health:").expect("a footer");
     assert!(body.contains("三防衛相会談0"), "{}", mails[1].text);
     assert!(!body.contains("二防衛相会談0") && !body.contains("一防衛相会談0"), "{}", mails[1].text);
-    assert!(footer.contains("防衛省 (mod)") && footer.contains("stored listing could not be read"), "{footer}");
+    assert!(footer.contains("防衛省 (mod) at ") && footer.contains("stored listing could not be read"), "{footer}");
+    assert!(!footer.contains("unhealthy since"), "a one-off is no state that a recovery ends: {footer}");
     let check = kisha(&["store", "check", "--config", &config]).await;
     assert!(check.status.success(), "{}{}", stdout(&check), stderr(&check));
+}
+
+/// A feed of items with the given link names and titles.
+fn feed_of(http: &HttpServer, items: &[(&str, &str)]) -> Vec<u8> {
+    let mut xml = String::from("<rss version=\"2.0\"><channel><title>t</title>");
+    for (name, title) in items {
+        xml.push_str(&format!(
+            "<item><title>{title}</title><link>{}</link></item>",
+            http.url(&format!("/p/{name}.html"))
+        ));
+    }
+    xml.push_str("</channel></rss>");
+    xml.into_bytes()
+}
+
+/// Replaces the stored listing of source `mod` with what `cut` makes of it.
+fn cut_listing(setup: &Setup, cut: impl FnOnce(Vec<u8>) -> Vec<u8>) {
+    let db = sled::open(setup.state().join("db")).unwrap();
+    let listings = db.open_tree("listings").unwrap();
+    let stored = listings.get("mod").unwrap().expect("a stored listing").to_vec();
+    listings.insert("mod", cut(stored)).unwrap();
+    db.flush().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn what_left_a_listing_cut_short_keeps_its_record() {
+    let http = HttpServer::start().await;
+    let first = [("a0", "一防衛相会談0"), ("a1", "一防衛相会談1"), ("a2", "一防衛相会談2")];
+    http.set(FEED, Reply::file("application/rss+xml", feed_of(&http, &first)));
+    let smtp = SmtpSink::start();
+    let setup = setup_with(&http, &smtp_mail(smtp.port), "").await;
+    let config = setup.config.to_str().unwrap().to_owned();
+    kisha(&send_now(&setup)).await;
+    assert_eq!(smtp.messages().len(), 1, "first_run = \"mail\": the first poll mails");
+    // The record loses its last byte: its last entry (a2) cannot be read.
+    cut_listing(&setup, |mut bytes| {
+        bytes.pop();
+        bytes
+    });
+
+    // a0 and a1 leave the listing while it is recorded again...
+    http.set(FEED, Reply::file("application/rss+xml", feed_of(&http, &[("b0", "二防衛相会談0")])));
+    let out = kisha(&send_now(&setup)).await;
+    assert!(stderr(&out).contains("recording the listing again"), "{}", stderr(&out));
+    let check = kisha(&["store", "check", "--config", &config]).await;
+    assert!(check.status.success(), "the listing is whole again: {}", stdout(&check));
+    // ...and a0 coming back is not news.
+    let back = [("a0", "一防衛相会談0"), ("b0", "二防衛相会談0")];
+    http.set(FEED, Reply::file("application/rss+xml", feed_of(&http, &back)));
+    let out = kisha(&send_now(&setup)).await;
+    assert!(!stderr(&out).contains("recording the listing again"), "{}", stderr(&out));
+    assert_eq!(smtp.messages().len(), 1, "nothing mailed twice: {}", stderr(&out));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreadable_listing_is_written_again_even_when_the_answer_lists_nothing() {
+    let http = HttpServer::start().await;
+    http.set(FEED, Reply::file("application/rss+xml", feed_of(&http, &[("a0", "一防衛相会談0")])));
+    let smtp = SmtpSink::start();
+    let setup = setup_with(&http, &smtp_mail(smtp.port), "").await;
+    let config = setup.config.to_str().unwrap().to_owned();
+    kisha(&send_now(&setup)).await;
+    cut_listing(&setup, |_| vec![0; 21]);
+    let mut warnings = 0;
+    for round in 0..2 {
+        let empty = format!("<rss version=\"2.0\"><channel><title>{round}</title></channel></rss>");
+        http.set(FEED, Reply::file("application/rss+xml", empty.into_bytes()));
+        let out = kisha(&send_now(&setup)).await;
+        warnings += stderr(&out).matches("recording the listing again").count();
+    }
+    assert_eq!(warnings, 1, "the record is written again at the first poll");
+    let check = kisha(&["store", "check", "--config", &config]).await;
+    assert!(check.status.success(), "{}", stdout(&check));
 }
