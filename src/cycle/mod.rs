@@ -347,9 +347,11 @@ async fn poll_source_inner(ctx: &Context, source: &Source) -> anyhow::Result<(Ou
     let baseline = unreadable.is_some() || (!state.baseline_done && ctx.config.first_run == FirstRun::Baseline);
     let new = store.unseen(&extracted.items, &last, !baseline)?;
     // A site that moves its pages lists the same titles under new URLs: those
-    // items are recorded, not mailed, and the move is reported once.
+    // items are recorded, not mailed, and the move is reported once. Not
+    // against a listing cut short: the items of its lost part that are still
+    // listed look new, and would pass for moved ones under a repeated title.
     let listing: Vec<Listed> = extracted.items.iter().map(Listed::of).collect();
-    let moved = moved_items(&last, &listing, &new);
+    let moved = if unreadable.is_some() { Vec::new() } else { moved_items(&last, &listing, &new) };
     let fresh: Vec<&Item> = new.iter().copied().filter(|i| !moved.iter().any(|m| m.id == i.id)).collect();
     let moved_detail = (!moved.is_empty())
         .then(|| format!("{} items reappeared under new URLs (site moved?); recorded, not mailed", moved.len()));
@@ -359,7 +361,11 @@ async fn poll_source_inner(ctx: &Context, source: &Source) -> anyhow::Result<(Ou
     let entries = if baseline { Vec::new() } else { match_items(ctx, source, &fresh, now).await };
     state.validators = validators;
     state.last_item_count = Some(extracted.items.len());
-    state.items_seen += new.len() as u64;
+    // After a listing cut short, the items of its lost part look new but
+    // were counted when first seen; the count leaves out this poll's items.
+    if unreadable.is_none() {
+        state.items_seen += new.len() as u64;
+    }
     state.baseline_done = true;
     let outcome = if baseline {
         Outcome::Baseline { items: extracted.items.len() }

@@ -511,3 +511,26 @@ async fn an_unreadable_listing_is_written_again_even_when_the_answer_lists_nothi
     let check = kisha(&["store", "check", "--config", &config]).await;
     assert!(check.status.success(), "{}", stdout(&check));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_listing_cut_short_is_no_site_move_when_titles_repeat() {
+    // Weekly press conferences: one title, four pages.
+    let title = "防衛大臣記者会見";
+    let http = HttpServer::start().await;
+    let weekly = [("a0", title), ("a1", title), ("a2", title), ("a3", title)];
+    http.set(FEED, Reply::file("application/rss+xml", feed_of(&http, &weekly)));
+    let smtp = SmtpSink::start();
+    let setup = setup_with(&http, &smtp_mail(smtp.port), "").await;
+    kisha(&send_now(&setup)).await;
+    // Only the first entry can be read after the cut.
+    cut_listing(&setup, |bytes| {
+        let keep = (1..bytes.len()).rev().find(|&n| kisha::store::listing::readable(&bytes[..n]).len() == 1);
+        bytes[..keep.expect("a cut that keeps one entry")].to_vec()
+    });
+    // a0 leaves; a1 to a3, from the lost part, are still listed.
+    let later = [("a1", title), ("a2", title), ("a3", title), ("b0", "二防衛相会談0")];
+    http.set(FEED, Reply::file("application/rss+xml", feed_of(&http, &later)));
+    let out = kisha(&send_now(&setup)).await;
+    assert!(stderr(&out).contains("recording the listing again"), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("reappeared under new URLs"), "no URL moved: {}", stderr(&out));
+}
