@@ -293,6 +293,11 @@ mod tests {
             drafts.iter().flat_map(|d| d.event.releases.iter().map(|r| r.item_id.as_str())).collect();
         assert_eq!(releases.len(), 2, "{releases:?}");
         assert!(releases.contains(&item.id.as_str()) && releases.contains(&other.id.as_str()), "{releases:?}");
+        // The delivery report counts releases as the digest shows them.
+        let queued: Vec<(u64, crate::outbox::Queued)> =
+            [feed, page, third].into_iter().zip(1..).map(|(e, k)| (k, crate::outbox::Queued::Item(e))).collect();
+        let composed = crate::digest::compose(&queued, &[], 20, "", Utc::now()).expect("a digest");
+        assert_eq!(composed.items, 2);
     }
 
     fn meeting(country: &str, date: NaiveDate) -> Release {

@@ -94,6 +94,7 @@ pub fn compose(
         html: render::html(&view),
         drafts,
         in_reply_to,
-        items: entries.len(),
+        // Two sources may have queued one item: it is one release.
+        items: entries.iter().map(|e| e.item.id.as_str()).collect::<std::collections::HashSet<_>>().len(),
     })
 }
