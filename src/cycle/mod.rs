@@ -34,7 +34,7 @@ use crate::matcher::Matcher;
 use crate::outbox::{Entry, Notice, Queued};
 use crate::schedule;
 use crate::store::listing::Listed;
-use crate::store::{Relisting, SourceState, Store, StoreError, encode};
+use crate::store::{Relisting, SourceState, Store, encode};
 
 pub use deliver::{Delivery, deliver, mail_backoff};
 use health::{health_notices, moved_items, problem_set, set_problem};
@@ -336,14 +336,10 @@ async fn poll_source_inner(ctx: &Context, source: &Source) -> anyhow::Result<(Ou
     // from what is new, and mailing all of it would flood the inbox. The
     // part still readable stands for the last listing, so what left it
     // keeps its record.
-    let (last, unreadable) = match store.listing(&source.id) {
-        Ok(last) => (last, None),
-        Err(StoreError::Decode { what, detail }) => {
-            warn!(source = %source.id, url = %source.url, "store: unable to decode {what}: {detail}; recording the listing again, mailing nothing from this poll");
-            (store.readable_listing(&source.id)?, Some(detail))
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let (last, unreadable) = store.last_listing(&source.id)?;
+    if let Some(detail) = &unreadable {
+        warn!(source = %source.id, url = %source.url, "store: unable to decode the listing of source `{}`: {detail}; recording the listing again, mailing nothing from this poll", source.id);
+    }
     let baseline = unreadable.is_some() || (!state.baseline_done && ctx.config.first_run == FirstRun::Baseline);
     let new = store.unseen(&extracted.items, &last, !baseline)?;
     // A site that moves its pages lists the same titles under new URLs: those

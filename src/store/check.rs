@@ -59,11 +59,9 @@ impl Store {
             let (k, v) = kv?;
             match listing::decode(&v) {
                 Some(listed) => r.listed += listed.len(),
-                None => r.problems.push(format!(
-                    "listing of `{}`: {} bytes that end inside an entry",
-                    String::from_utf8_lossy(&k),
-                    v.len()
-                )),
+                None => {
+                    r.problems.push(format!("listing of `{}`: {}", String::from_utf8_lossy(&k), super::undecodable(&v)))
+                }
             }
         }
         for kv in self.events.iter() {

@@ -207,8 +207,13 @@ pub(crate) fn decode<T: DeserializeOwned>(what: impl std::fmt::Display, bytes: &
 fn decode_listing(source_id: &str, bytes: &[u8]) -> Result<Vec<Listed>> {
     listing::decode(bytes).ok_or_else(|| StoreError::Decode {
         what: format!("listing of source `{source_id}`"),
-        detail: format!("{} bytes that end inside an entry", bytes.len()),
+        detail: undecodable(bytes),
     })
+}
+
+/// What is wrong with listing bytes that do not decode.
+fn undecodable(bytes: &[u8]) -> String {
+    format!("{} bytes that end inside an entry", bytes.len())
 }
 
 /// Turns an error raised inside a transaction closure back into a store error.
@@ -424,10 +429,15 @@ impl Store {
         self.listings.get(id)?.map_or(Ok(Vec::new()), |bytes| decode_listing(id, &bytes))
     }
 
-    /// What can be read of a source's listing that [`Store::listing`] could
-    /// not decode: its entries up to where the record was cut.
-    pub fn readable_listing(&self, id: &str) -> Result<Vec<Listed>> {
-        Ok(self.listings.get(id)?.map(|bytes| listing::readable(&bytes)).unwrap_or_default())
+    /// A source's last listing, for a poll to tell what is new. A record
+    /// that cannot be decoded (cut by a disk fault) gives its entries up to
+    /// the cut, and what is wrong with it.
+    pub fn last_listing(&self, id: &str) -> Result<(Vec<Listed>, Option<String>)> {
+        let Some(bytes) = self.listings.get(id)? else { return Ok((Vec::new(), None)) };
+        Ok(match listing::decode(&bytes) {
+            Some(listed) => (listed, None),
+            None => (listing::readable(&bytes), Some(undecodable(&bytes))),
+        })
     }
 
     pub fn source_states(&self) -> Result<Vec<(String, SourceState)>> {
