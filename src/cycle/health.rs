@@ -47,6 +47,12 @@ pub(super) fn set_problem(state: &mut SourceState, kind: &str, detail: Option<St
 }
 
 /// Notices for problems that started or ended between two states.
+/// A notice of something that happened once to `source` (its site moved,
+/// its listing was recorded again), not a state that a recovery will end.
+pub(super) fn one_off(source: &Source, detail: String, at: DateTime<Utc>) -> Notice {
+    Notice { source_id: source.id.clone(), source_name: source.name.clone(), unhealthy: true, detail, at, once: true }
+}
+
 pub(super) fn health_notices(
     source: &Source,
     before: &[String],

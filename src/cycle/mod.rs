@@ -31,13 +31,13 @@ use crate::enrich::Enricher;
 use crate::extract::{self, Extracted, Item};
 use crate::fetch::{Fetched, Fetcher};
 use crate::matcher::Matcher;
-use crate::outbox::{Entry, Notice, Queued};
+use crate::outbox::{Entry, Queued};
 use crate::schedule;
 use crate::store::listing::Listed;
 use crate::store::{Relisting, SourceState, Store, encode};
 
 pub use deliver::{Delivery, deliver, mail_backoff};
-use health::{health_notices, moved_items, problem_set, set_problem};
+use health::{health_notices, moved_items, one_off, problem_set, set_problem};
 
 /// A source is called failing after this many errors in a row.
 pub const FAILING_AFTER: u32 = 3;
@@ -373,24 +373,13 @@ async fn poll_source_inner(ctx: &Context, source: &Source) -> anyhow::Result<(Ou
     }
     let mut queued: Vec<Queued> = entries.into_iter().map(Queued::Item).collect();
     if let Some(detail) = &unreadable {
-        queued.push(Queued::Notice(Notice {
-            source_id: source.id.clone(),
-            source_name: source.name.clone(),
-            unhealthy: true,
-            detail: format!("its stored listing could not be read ({detail}); the listing was recorded again from this poll, and nothing from it was mailed"),
-            at: now,
-            once: true,
-        }));
+        let detail = format!(
+            "its stored listing could not be read ({detail}); the listing was recorded again from this poll, and nothing from it was mailed"
+        );
+        queued.push(Queued::Notice(one_off(source, detail, now)));
     }
     if let Some(detail) = moved_detail {
-        queued.push(Queued::Notice(Notice {
-            source_id: source.id.clone(),
-            source_name: source.name.clone(),
-            unhealthy: true,
-            detail,
-            at: now,
-            once: true,
-        }));
+        queued.push(Queued::Notice(one_off(source, detail, now)));
     }
     let relisting = Relisting { last: &last, read: &listing, rewrite: unreadable.is_some() };
     let next = record_success(ctx, source, state, &before, Some(relisting), &new, queued, now, false).await?;

@@ -211,29 +211,14 @@ pub fn view(drafts: &[Draft], listed: &[EventRelease], notices: &[&Notice], more
         .map(|n| NoticeView {
             unhealthy: n.unhealthy,
             text: one_line(
-                &if n.once {
-                    format!(
-                        "{} ({}) at {}: {}",
-                        n.source_name,
-                        n.source_id,
-                        n.at.with_timezone(&jst()).format("%Y-%m-%d %H:%M"),
-                        n.detail
-                    )
-                } else if n.unhealthy {
-                    format!(
-                        "{} ({}) is unhealthy since {}: {}",
-                        n.source_name,
-                        n.source_id,
-                        n.at.with_timezone(&jst()).format("%Y-%m-%d %H:%M"),
-                        n.detail
-                    )
-                } else {
-                    format!(
-                        "{} ({}) recovered at {}",
-                        n.source_name,
-                        n.source_id,
-                        n.at.with_timezone(&jst()).format("%Y-%m-%d %H:%M")
-                    )
+                &{
+                    let (name, id) = (&n.source_name, &n.source_id);
+                    let at = n.at.with_timezone(&jst()).format("%Y-%m-%d %H:%M");
+                    match (n.once, n.unhealthy) {
+                        (true, _) => format!("{name} ({id}) at {at}: {}", n.detail),
+                        (false, true) => format!("{name} ({id}) is unhealthy since {at}: {}", n.detail),
+                        (false, false) => format!("{name} ({id}) recovered at {at}"),
+                    }
                 },
                 300,
             ),
