@@ -88,13 +88,8 @@ pub fn compose(
         shown.iter().filter(|d| d.update).filter_map(|d| d.event.message_id.clone()).collect();
     let subject = render::subject(subject_prefix, &shown, listed.len() + more);
     let view = render::view(&shown, &listed, &notices, more, now);
-    Some(Composed {
-        subject,
-        text: render::text(&view),
-        html: render::html(&view),
-        drafts,
-        in_reply_to,
-        // Two sources may have queued one item: it is one release.
-        items: entries.iter().map(|e| e.item.id.as_str()).collect::<std::collections::HashSet<_>>().len(),
-    })
+    // The new releases as the digest shows them: one for an item two
+    // sources queued.
+    let items = drafts.iter().flat_map(|d| &d.event.releases).filter(|r| r.is_new).count();
+    Some(Composed { subject, text: render::text(&view), html: render::html(&view), drafts, in_reply_to, items })
 }

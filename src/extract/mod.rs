@@ -85,9 +85,10 @@ pub struct Extracted {
 impl Extracted {
     fn finish(mut self, max_items: usize) -> Extracted {
         // A listing may repeat an item (a "new" box and the list): keep the first.
-        let mut seen = std::collections::HashSet::with_capacity(self.items.len());
-        let first: Vec<bool> = self.items.iter().map(|i| seen.insert(i.id.as_str())).collect();
-        drop(seen);
+        let first: Vec<bool> = {
+            let mut seen = std::collections::HashSet::with_capacity(self.items.len());
+            self.items.iter().map(|i| seen.insert(i.id.as_str())).collect()
+        };
         let mut first = first.into_iter();
         self.items.retain(|_| first.next().unwrap_or(true));
         if self.items.len() > max_items {
