@@ -5,11 +5,18 @@ use crate::util::*;
 const FEED: &str = "/feed.xml";
 
 fn feed_with(http: &HttpServer, titles: &[String]) -> Vec<u8> {
+    let names: Vec<String> = titles.iter().enumerate().map(|(i, t)| format!("{i}-{}", t.len())).collect();
+    let items: Vec<(&str, &str)> = names.iter().map(String::as_str).zip(titles.iter().map(String::as_str)).collect();
+    feed_of(http, &items)
+}
+
+/// A feed of items with the given link names and titles.
+fn feed_of(http: &HttpServer, items: &[(&str, &str)]) -> Vec<u8> {
     let mut xml = String::from("<rss version=\"2.0\"><channel><title>t</title>");
-    for (i, t) in titles.iter().enumerate() {
+    for (name, title) in items {
         xml.push_str(&format!(
-            "<item><title>{t}</title><link>{}</link></item>",
-            http.url(&format!("/p/{i}-{}.html", t.len()))
+            "<item><title>{title}</title><link>{}</link></item>",
+            http.url(&format!("/p/{name}.html"))
         ));
     }
     xml.push_str("</channel></rss>");
@@ -407,11 +414,7 @@ async fn an_unreadable_listing_is_recorded_again_and_what_it_held_is_not_mailed(
     assert_eq!(smtp.messages().len(), 1, "first_run = \"mail\": the first poll mails");
 
     // A disk fault cuts the source's listing record.
-    {
-        let db = sled::open(setup.state().join("db")).unwrap();
-        db.open_tree("listings").unwrap().insert("mod", &[0u8; 21][..]).unwrap();
-        db.flush().unwrap();
-    }
+    cut_listing(&setup, |_| vec![0; 21]);
     let check = kisha(&["store", "check", "--config", &config]).await;
     assert!(!check.status.success() && stdout(&check).contains("listing of `mod`"), "{}", stdout(&check));
 
@@ -437,19 +440,6 @@ async fn an_unreadable_listing_is_recorded_again_and_what_it_held_is_not_mailed(
     assert!(!footer.contains("unhealthy since"), "a one-off is no state that a recovery ends: {footer}");
     let check = kisha(&["store", "check", "--config", &config]).await;
     assert!(check.status.success(), "{}{}", stdout(&check), stderr(&check));
-}
-
-/// A feed of items with the given link names and titles.
-fn feed_of(http: &HttpServer, items: &[(&str, &str)]) -> Vec<u8> {
-    let mut xml = String::from("<rss version=\"2.0\"><channel><title>t</title>");
-    for (name, title) in items {
-        xml.push_str(&format!(
-            "<item><title>{title}</title><link>{}</link></item>",
-            http.url(&format!("/p/{name}.html"))
-        ));
-    }
-    xml.push_str("</channel></rss>");
-    xml.into_bytes()
 }
 
 /// Replaces the stored listing of source `mod` with what `cut` makes of it.
