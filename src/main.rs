@@ -178,11 +178,14 @@ async fn once(config: Config, send_now: bool) -> anyhow::Result<()> {
     let ctx = Context::open(config, Clock::system())?;
     let sources: Vec<_> = ctx.config.sources.iter().filter(|s| s.enabled).collect();
     let report = cycle::run_cycle(&ctx, &sources, send_now).await?;
-    let mut out = std::io::stdout().lock();
+    // One line a source: buffered, or stdout's line buffering makes each a
+    // write of its own (1,000 syscalls in a cycle of 1,000 sources).
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for s in &report.sources {
         writeln!(out, "{:<16} {}", s.id, describe(&s.outcome))?;
     }
     writeln!(out, "mail: {}", report.delivery)?;
+    out.flush()?;
     Ok(())
 }
 
