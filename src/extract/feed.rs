@@ -38,6 +38,10 @@ fn parse(bytes: &[u8], base: &Url) -> Result<feed_rs::model::Feed, String> {
             .base_uri(Some(base.as_str()))
             .timestamp_parser(parse_feed_timestamp)
             .sanitize_content(false)
+            // An item's identity is its canonical link (`Item::new`); feed-rs
+            // would otherwise hash one for every entry without a guid, or
+            // draw a random UUID for one without a link either.
+            .id_generator(|_, _, _| String::new())
             .build()
             .parse(bytes)
     };
