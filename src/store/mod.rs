@@ -224,23 +224,6 @@ pub(crate) fn tx_error(e: TransactionError<StoreError>) -> StoreError {
     }
 }
 
-/// Keeps the calling thread, and the threads it starts, on the CPU it runs
-/// on. sled 0.34 starts a pool of 7 I/O threads when it opens a database,
-/// and each new thread spins (a busy loop on an atomic flag, no yield)
-/// until the opener has started all 7. On the opener's CPU alone the new
-/// threads wait their turn while it finishes; with a second CPU free they
-/// spin on it, which was 9 % of a warm cycle's CPU time.
-fn one_cpu_for_this_thread() {
-    #[cfg(target_os = "linux")]
-    {
-        let mut cpus = rustix::thread::CpuSet::new();
-        cpus.set(rustix::thread::sched_getcpu());
-        if let Err(e) = rustix::thread::sched_setaffinity(None, &cpus) {
-            tracing::debug!("store: unable to keep the opening thread on one CPU: {e}");
-        }
-    }
-}
-
 impl Store {
     /// Opens (creating if needed) the store in `dir`, taking its lock.
     pub fn open(dir: &Path, cache_bytes: u64) -> Result<Store> {
@@ -263,14 +246,7 @@ impl Store {
         // set (scripts/bench-cycle: a warm cycle of 1,000 sources peaked at
         // 35 MiB, 30 MiB this way).
         let open = || {
-            std::thread::scope(|s| {
-                s.spawn(|| {
-                    one_cpu_for_this_thread();
-                    config.open()
-                })
-                .join()
-            })
-            .unwrap_or_else(|p| std::panic::resume_unwind(p))
+            std::thread::scope(|s| s.spawn(|| config.open()).join()).unwrap_or_else(|p| std::panic::resume_unwind(p))
         };
         let mut opened = open();
         // kisha.lock proves no other process has this store. sled's own lock
@@ -772,17 +748,6 @@ mod tests {
 
     fn item(id: &str) -> Item {
         Item::new("s", url::Url::parse(id).ok(), "t".into(), None)
-    }
-
-    /// Only the thread that opens sled keeps to one CPU: the caller (the
-    /// runtime's thread) may still run anywhere.
-    #[cfg(target_os = "linux")]
-    #[test]
-    fn opening_a_store_leaves_the_callers_cpus_as_they_were() {
-        let before = rustix::thread::sched_getaffinity(None).unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let _store = Store::open(dir.path(), 1 << 20).unwrap();
-        assert!(rustix::thread::sched_getaffinity(None).unwrap() == before);
     }
 
     #[test]
