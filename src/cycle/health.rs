@@ -46,42 +46,33 @@ pub(super) fn set_problem(state: &mut SourceState, kind: &str, detail: Option<St
     }
 }
 
-/// Notices for problems that started or ended between two states.
+/// A notice about `source`.
+fn notice(source: &Source, unhealthy: bool, detail: String, at: DateTime<Utc>) -> Notice {
+    Notice { source_id: source.id.clone(), source_name: source.name.clone(), unhealthy, detail, at, once: false }
+}
+
 /// A notice of something that happened once to `source` (its site moved,
 /// its listing was recorded again), not a state that a recovery will end.
 pub(super) fn one_off(source: &Source, detail: String, at: DateTime<Utc>) -> Notice {
-    Notice { source_id: source.id.clone(), source_name: source.name.clone(), unhealthy: true, detail, at, once: true }
+    Notice { once: true, ..notice(source, true, detail, at) }
 }
 
+/// Notices for problems that started or ended between two states.
 pub(super) fn health_notices(
     source: &Source,
     before: &[String],
     after: &SourceState,
     now: DateTime<Utc>,
 ) -> Vec<Notice> {
-    let mut out = Vec::new();
-    for p in &after.problems {
-        if !before.contains(&p.kind) {
-            out.push(Notice {
-                source_id: source.id.clone(),
-                source_name: source.name.clone(),
-                unhealthy: true,
-                detail: p.detail.clone(),
-                at: now,
-                once: false,
-            });
-        }
-    }
+    let mut out: Vec<Notice> = after
+        .problems
+        .iter()
+        .filter(|p| !before.contains(&p.kind))
+        .map(|p| notice(source, true, p.detail.clone(), now))
+        .collect();
     let now_kinds = problem_set(after);
     if !before.is_empty() && now_kinds.is_empty() {
-        out.push(Notice {
-            source_id: source.id.clone(),
-            source_name: source.name.clone(),
-            unhealthy: false,
-            detail: String::new(),
-            at: now,
-            once: false,
-        });
+        out.push(notice(source, false, String::new(), now));
     }
     out
 }
