@@ -36,6 +36,16 @@ async fn setup_with(http: &HttpServer, mail: &str, extra: &str) -> Setup {
     )
 }
 
+/// A feed server answering `feed`, an SMTP sink, and a setup that polls the
+/// one and mails to the other.
+async fn serving(feed: impl FnOnce(&HttpServer) -> Vec<u8>) -> (HttpServer, SmtpSink, Setup) {
+    let http = HttpServer::start().await;
+    http.set(FEED, Reply::file("application/rss+xml", feed(&http)));
+    let smtp = SmtpSink::start();
+    let setup = setup_with(&http, &smtp_mail(smtp.port), "").await;
+    (http, smtp, setup)
+}
+
 async fn status_json(setup: &Setup) -> serde_json::Value {
     let out = kisha(&["status", "--json", "--config", setup.config.to_str().unwrap()]).await;
     assert!(out.status.success(), "{}", stderr(&out));
@@ -106,11 +116,8 @@ async fn a_timeout_mid_data_is_transient_and_the_retry_carries_the_same_message_
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_4xx_is_retried_and_a_5xx_suspends_until_the_operator_acts() {
-    let http = HttpServer::start().await;
-    http.set(FEED, Reply::file("application/rss+xml", feed_with(&http, &titles("四", 1))));
-    let smtp = SmtpSink::start();
+    let (_http, smtp, setup) = serving(|http| feed_with(http, &titles("四", 1))).await;
     smtp.set_mode("tempfail");
-    let setup = setup_with(&http, &smtp_mail(smtp.port), "").await;
     once(&setup).await;
     let status = status_json(&setup).await;
     assert!(status["outbox"]["last_error"].as_str().unwrap().contains("451"));
@@ -200,10 +207,7 @@ async fn a_site_that_moves_every_url_is_not_news() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_second_process_on_the_same_state_gets_a_clear_error() {
-    let http = HttpServer::start().await;
-    http.set(FEED, Reply::file("application/rss+xml", feed_with(&http, &titles("五", 1))));
-    let smtp = SmtpSink::start();
-    let setup = setup_with(&http, &smtp_mail(smtp.port), "").await;
+    let (_http, _smtp, setup) = serving(|http| feed_with(http, &titles("五", 1))).await;
     let mut daemon = tokio::process::Command::new(env!("CARGO_BIN_EXE_kisha"))
         .args(["run", "--config", setup.config.to_str().unwrap()])
         .stderr(std::process::Stdio::null())
@@ -404,10 +408,7 @@ async fn source_health_appears_in_the_footer_once_when_it_turns_and_once_when_it
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unreadable_listing_is_recorded_again_and_what_it_held_is_not_mailed() {
-    let http = HttpServer::start().await;
-    http.set(FEED, Reply::file("application/rss+xml", feed_with(&http, &titles("一", 2))));
-    let smtp = SmtpSink::start();
-    let setup = setup_with(&http, &smtp_mail(smtp.port), "").await;
+    let (http, smtp, setup) = serving(|http| feed_with(http, &titles("一", 2))).await;
     let config = setup.config.to_str().unwrap().to_owned();
     let out = kisha(&send_now(&setup)).await;
     assert!(out.status.success(), "{}", stderr(&out));
@@ -453,11 +454,8 @@ fn cut_listing(setup: &Setup, cut: impl FnOnce(Vec<u8>) -> Vec<u8>) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn what_left_a_listing_cut_short_keeps_its_record() {
-    let http = HttpServer::start().await;
     let first = [("a0", "一防衛相会談0"), ("a1", "一防衛相会談1"), ("a2", "一防衛相会談2")];
-    http.set(FEED, Reply::file("application/rss+xml", feed_of(&http, &first)));
-    let smtp = SmtpSink::start();
-    let setup = setup_with(&http, &smtp_mail(smtp.port), "").await;
+    let (http, smtp, setup) = serving(|http| feed_of(http, &first)).await;
     let config = setup.config.to_str().unwrap().to_owned();
     kisha(&send_now(&setup)).await;
     assert_eq!(smtp.messages().len(), 1, "first_run = \"mail\": the first poll mails");
@@ -483,10 +481,7 @@ async fn what_left_a_listing_cut_short_keeps_its_record() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unreadable_listing_is_written_again_even_when_the_answer_lists_nothing() {
-    let http = HttpServer::start().await;
-    http.set(FEED, Reply::file("application/rss+xml", feed_of(&http, &[("a0", "一防衛相会談0")])));
-    let smtp = SmtpSink::start();
-    let setup = setup_with(&http, &smtp_mail(smtp.port), "").await;
+    let (http, _smtp, setup) = serving(|http| feed_of(http, &[("a0", "一防衛相会談0")])).await;
     let config = setup.config.to_str().unwrap().to_owned();
     kisha(&send_now(&setup)).await;
     cut_listing(&setup, |_| vec![0; 21]);
@@ -506,11 +501,8 @@ async fn an_unreadable_listing_is_written_again_even_when_the_answer_lists_nothi
 async fn a_listing_cut_short_is_no_site_move_when_titles_repeat() {
     // Weekly press conferences: one title, four pages.
     let title = "防衛大臣記者会見";
-    let http = HttpServer::start().await;
     let weekly = [("a0", title), ("a1", title), ("a2", title), ("a3", title)];
-    http.set(FEED, Reply::file("application/rss+xml", feed_of(&http, &weekly)));
-    let smtp = SmtpSink::start();
-    let setup = setup_with(&http, &smtp_mail(smtp.port), "").await;
+    let (http, _smtp, setup) = serving(|http| feed_of(http, &weekly)).await;
     kisha(&send_now(&setup)).await;
     // Only the first entry can be read after the cut.
     cut_listing(&setup, |bytes| {
