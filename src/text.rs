@@ -17,26 +17,85 @@ pub const MAX_SUMMARY_CHARS: usize = 2_000;
 
 /// NFKC-normalises `s`: full-width digits and letters become ASCII, half-width
 /// katakana become full-width, `㈱` becomes `(株)`.
+///
+/// Most of what the sources write (ASCII, kana, CJK ideographs, the
+/// ideographic space, full-width ASCII) is normalised here character by
+/// character ([`nfkc_char`]); only text with anything else goes through the
+/// normalizer, which costs a table lookup per character.
 pub fn nfkc(s: &str) -> Cow<'_, str> {
-    ComposingNormalizerBorrowed::new_nfkc().normalize(s)
+    if s.is_ascii() {
+        return Cow::Borrowed(s);
+    }
+    let mut changed: Option<String> = None;
+    for (at, c) in s.char_indices() {
+        let Some(n) = nfkc_char(c) else {
+            return ComposingNormalizerBorrowed::new_nfkc().normalize(s);
+        };
+        if let Some(out) = &mut changed {
+            out.push(n);
+        } else if n != c {
+            let mut out = String::with_capacity(s.len());
+            out.push_str(&s[..at]);
+            out.push(n);
+            changed = Some(out);
+        }
+    }
+    changed.map_or(Cow::Borrowed(s), Cow::Owned)
+}
+
+/// The NFKC form of `c` where it is one character known without the
+/// normalizer: `c` itself for ASCII, kana, CJK ideographs and CJK
+/// punctuation (not the tone marks U+302A to U+302F, which are combining), ASCII for the ideographic space and the full-width forms of
+/// ASCII. These are all starters that NFKC leaves alone whatever their
+/// neighbours are (quick check "yes", combining class 0), so a text made of
+/// them is normalised one character at a time. `None` for anything else
+/// (combining marks, half-width katakana, `㈱`, Latin letters with accents).
+fn nfkc_char(c: char) -> Option<char> {
+    match c {
+        '\0'..='\u{7f}'
+        | '\u{3001}'..='\u{3029}'
+        | '\u{3030}'..='\u{3035}'
+        | '\u{3041}'..='\u{3096}'
+        | '\u{309d}'..='\u{309e}'
+        | '\u{30a0}'..='\u{30fe}'
+        | '\u{3400}'..='\u{4dbf}'
+        | '\u{4e00}'..='\u{9fff}' => Some(c),
+        '\u{3000}' => Some(' '),
+        '\u{ff01}'..='\u{ff5e}' => char::from_u32(u32::from(c) - 0xfee0),
+        _ => None,
+    }
 }
 
 /// The form used for matching: NFKC, lower case, and the wave dashes and
 /// tildes that NFKC leaves apart (`〜`, `～`, `~`) folded into `~`.
 pub fn fold(s: &str) -> String {
-    let normal = nfkc(s);
-    let mut out = String::with_capacity(normal.len());
-    for c in normal.chars() {
-        match c {
-            '〜' | '～' | '∼' => out.push('~'),
-            c if c.is_ascii() => out.push(c.to_ascii_lowercase()),
-            // Kana and CJK ideographs have no case: no table lookup for the
-            // characters most titles are made of.
-            CASELESS_CJK_START..=CASELESS_CJK_END => out.push(c),
-            c => out.extend(c.to_lowercase()),
+    if s.is_ascii() {
+        return s.to_ascii_lowercase();
+    }
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match nfkc_char(c) {
+            Some(n) => push_folded(&mut out, n),
+            None => {
+                out.clear();
+                ComposingNormalizerBorrowed::new_nfkc().normalize(s).chars().for_each(|c| push_folded(&mut out, c));
+                break;
+            }
         }
     }
     out
+}
+
+/// `c`, already in NFKC, as [`fold`] writes it.
+fn push_folded(out: &mut String, c: char) {
+    match c {
+        '〜' | '～' | '∼' => out.push('~'),
+        c if c.is_ascii() => out.push(c.to_ascii_lowercase()),
+        // Kana and CJK ideographs have no case: no table lookup for the
+        // characters most titles are made of.
+        CASELESS_CJK_START..=CASELESS_CJK_END => out.push(c),
+        c => out.extend(c.to_lowercase()),
+    }
 }
 
 /// Hiragana to the end of the CJK ideographs: no character here has case.
@@ -58,27 +117,59 @@ fn is_break(c: char) -> bool {
 /// mail header or a text line; the title's own characters stay as written.
 pub fn one_line(s: &str, max: usize) -> String {
     let mut out = String::with_capacity(s.len().min(max * 4));
-    let mut pending_space = false;
     let mut count = 0;
-    for c in s.chars() {
-        if is_break(c) {
-            pending_space = !out.is_empty();
-            continue;
-        }
+    // Runs between breaks are copied whole: a title is one or a few runs.
+    for run in runs(s) {
         // A space is only written with the character after it, and both fit.
-        if count + 1 + usize::from(pending_space) > max {
+        let space = usize::from(!out.is_empty());
+        let room = max.saturating_sub(count + space);
+        if room == 0 {
             out.push('…');
             return out;
         }
-        if pending_space {
+        if space == 1 {
             out.push(' ');
-            count += 1;
-            pending_space = false;
         }
-        out.push(c);
-        count += 1;
+        let chars = run.chars().count();
+        if chars > room {
+            let end = run.char_indices().nth(room).map_or(run.len(), |(i, _)| i);
+            out.push_str(&run[..end]);
+            out.push('…');
+            return out;
+        }
+        out.push_str(run);
+        count += space + chars;
     }
     out
+}
+
+/// The runs of `s` between breaks ([`is_break`]), none empty. Found byte by
+/// byte: a break is an ASCII byte up to the space, DEL, or a character whose
+/// first byte is one of the three that start the others.
+fn runs(s: &str) -> impl Iterator<Item = &str> {
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        while at < s.len() {
+            let start = at;
+            let (end, len) = s.as_bytes()[start..]
+                .iter()
+                .enumerate()
+                .find_map(|(i, &b)| match b {
+                    0..=b' ' | 0x7f => Some((start + i, 1)),
+                    // U+0080 to U+009F, U+200B, U+2028, U+2029, U+FEFF.
+                    0xc2 | 0xe2 | 0xef => {
+                        s[start + i..].chars().next().filter(|c| is_break(*c)).map(|c| (start + i, c.len_utf8()))
+                    }
+                    _ => None,
+                })
+                .unwrap_or((s.len(), 0));
+            at = end + len;
+            if end > start {
+                return Some(&s[start..end]);
+            }
+        }
+        None
+    })
 }
 
 /// Multi-line text: each line cleaned as by [`one_line`], blank runs collapsed
@@ -138,6 +229,41 @@ mod tests {
         assert!(cased.is_empty(), "characters with a lower case: {cased:?}");
     }
 
+    fn normalizer(s: &str) -> String {
+        ComposingNormalizerBorrowed::new_nfkc().normalize(s).into_owned()
+    }
+
+    #[test]
+    fn characters_normalised_without_the_normalizer_agree_with_it() {
+        let known: Vec<char> = (0..=0x10ffff).filter_map(char::from_u32).filter(|c| nfkc_char(*c).is_some()).collect();
+        for c in &known {
+            assert_eq!(nfkc_char(*c).map(String::from), Some(normalizer(&c.to_string())), "U+{:04X}", u32::from(*c));
+        }
+        // Neighbours never change each other: every pair of the characters
+        // that are not ideographs, and the ideographs at the ends of their
+        // blocks, normalise as the two apart.
+        let sample: Vec<char> =
+            known.iter().copied().filter(|c| !matches!(c, '\u{3401}'..='\u{4dbe}' | '\u{4e01}'..='\u{9ffe}')).collect();
+        for a in &sample {
+            for b in &sample {
+                let pair: String = [*a, *b].into_iter().collect();
+                assert_eq!(nfkc(&pair), normalizer(&pair), "U+{:04X} U+{:04X}", u32::from(*a), u32::from(*b));
+            }
+        }
+    }
+
+    #[test]
+    fn text_with_other_characters_goes_through_the_normalizer() {
+        for s in ["ｶﾞｲﾑ省", "㈱防衛", "か\u{3099}", "Café\u{301}", "ＮＡＴＯ…", "第２回　日米「２＋２」"]
+        {
+            assert_eq!(nfkc(s), normalizer(s), "{s}");
+            let folded: String =
+                normalizer(s).chars().flat_map(char::to_lowercase).collect::<String>().replace('〜', "~");
+            assert_eq!(fold(s), folded, "{s}");
+        }
+        assert!(matches!(nfkc("2024年6月30日 防衛省"), Cow::Borrowed(_)), "nothing to change, nothing copied");
+    }
+
     #[test]
     fn nfkc_folds_full_width_forms() {
         assert_eq!(nfkc("令和８年　ＮＡＴＯ"), "令和8年 NATO");
@@ -153,6 +279,21 @@ mod tests {
         assert_eq!(one_line("", 3), "");
         assert_eq!(one_line("第２回　気候", 100), "第２回　気候", "U+3000 is kept");
         assert_eq!(one_line("a\u{2028}b\u{85}c", 100), "a b c");
+    }
+
+    #[test]
+    fn runs_split_at_every_break() {
+        let text =
+            "a\u{80}b\u{9f}c\u{a0}d\u{200b}e\u{2028}f\u{2029}g\u{feff}h\u{85}i\u{7f}j\u{3000}k\u{200c}l \t\r\n\u{1}m";
+        let by_chars: Vec<&str> = text.split(is_break).filter(|r| !r.is_empty()).collect();
+        assert_eq!(runs(text).collect::<Vec<_>>(), by_chars);
+        assert_eq!(by_chars, ["a", "b", "c\u{a0}d", "e", "f", "g", "h", "i", "j\u{3000}k\u{200c}l", "m"]);
+        assert_eq!(runs("  ").count(), 0);
+        for c in (0..=0x10ffff).filter_map(char::from_u32) {
+            let text = format!("a{c}b");
+            let by_chars: Vec<&str> = text.split(is_break).filter(|r| !r.is_empty()).collect();
+            assert_eq!(runs(&text).collect::<Vec<_>>(), by_chars, "U+{:04X}", u32::from(c));
+        }
     }
 
     #[test]
