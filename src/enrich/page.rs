@@ -14,7 +14,7 @@ use scraper::{ElementRef, Html, Node, Selector};
 use serde::{Deserialize, Serialize};
 
 use crate::dates::find_date;
-use crate::extract::markup::html_depth;
+use crate::extract::markup::nests_deeper;
 use crate::extract::{MAX_HTML_DEPTH, MAX_PAGE_BYTES};
 use crate::text::{MAX_TITLE_CHARS, one_line, paragraphs};
 
@@ -161,7 +161,7 @@ pub fn read_release_checked(html: &str) -> Result<ReleasePage, String> {
         end -= 1;
     }
     let html = &html[..end];
-    if html_depth(html.as_bytes(), MAX_HTML_DEPTH) > MAX_HTML_DEPTH {
+    if nests_deeper(html.as_bytes(), MAX_HTML_DEPTH) {
         return Err(format!("the page nests elements deeper than {MAX_HTML_DEPTH} levels"));
     }
     Ok(read(html))

@@ -141,8 +141,8 @@ pub fn extract(
     }
     let mut out = Extracted { note: repaired, ..Extracted::default() };
     for entry in feed.entries {
-        let title = entry.title.as_ref().map(|t| html_text(&t.content)).unwrap_or_default();
-        let title = one_line(&title, MAX_TITLE_CHARS);
+        let title =
+            entry.title.as_ref().map_or_else(String::new, |t| one_line(&html_text(&t.content), MAX_TITLE_CHARS));
         let hrefs: Vec<&str> = entry
             .links
             .iter()

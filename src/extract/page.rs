@@ -39,7 +39,7 @@ pub fn extract(
         tracing::warn!(source = source_id, url = %base, "{note}");
     }
     let html = cut(html, MAX_PAGE_BYTES);
-    if markup::html_depth(html.as_bytes(), MAX_HTML_DEPTH) > MAX_HTML_DEPTH {
+    if markup::nests_deeper(html.as_bytes(), MAX_HTML_DEPTH) {
         return Err(ExtractError::Page(format!(
             "elements nest deeper than {MAX_HTML_DEPTH} levels: not a listing page kisha will parse"
         )));
