@@ -485,6 +485,10 @@ impl Store {
             let mut listed = listed.into_iter();
             candidates.retain(|_| !listed.next().unwrap_or(false));
         }
+        // A store's first cycle has no `seen` record to look up.
+        if self.seen.is_empty() {
+            return Ok(candidates.into_iter().map(|(item, _)| item).collect());
+        }
         let mut new = Vec::new();
         for (item, _) in candidates {
             if !self.seen.contains_key(&item.id)? {
