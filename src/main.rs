@@ -360,11 +360,15 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    // The demo narrates on stdout; its log would only repeat it, so it shows
-    // warnings and errors unless RUST_LOG asks for more.
+    // The demo narrates on stdout, and `once` prints a line per source: their
+    // log would only repeat it (a line per source again), so it shows
+    // warnings and errors unless the config's log_level or RUST_LOG asks for
+    // more.
+    let configured = config.as_ref().and_then(|c| c.log_level.as_deref());
     let level = match &cli.command {
         Command::Demo { .. } => Some("warn"),
-        _ => config.as_ref().and_then(|c| c.log_level.as_deref()),
+        Command::Once { .. } => configured.or(Some("warn")),
+        _ => configured,
     };
     init_logging(level);
     // The daemon runs a worker per core. A one-shot command runs its async
