@@ -163,6 +163,10 @@ impl Fetcher {
             .read_timeout(settings.read_timeout)
             .timeout(settings.timeout)
             .redirect(policy)
+            // A failed poll is retried by the schedule, with backoff. reqwest's
+            // own retry covers HTTP/2 and HTTP/3 refusals, which a client built
+            // without them never sees, yet it copied every request in case.
+            .retry(reqwest::retry::never().max_retries_per_request(0))
             .pool_idle_timeout(Duration::from_secs(30))
             .pool_max_idle_per_host(settings.per_host)
             .build()
