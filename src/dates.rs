@@ -165,9 +165,11 @@ pub fn find_date(text: &str, reference: Option<NaiveDate>) -> Option<NaiveDate> 
 }
 
 /// A date in the form of [`YMD_KANJI`] at the very start of `text` (after
-/// NFKC), read by hand: what that regex would read there, in a few dozen
-/// instructions instead of a few thousand. `None` for anything else, which
-/// the regexes then read; a date at the start beats any other.
+/// NFKC), read by hand: what that regex would read there, for a fraction of
+/// its cost (`find_date` on a cold cycle's date cells: about 1,000
+/// instructions a call, against 6,200 by regex; callgrind). `None` for
+/// anything else, which the regexes then read; a date at the start beats any
+/// other.
 fn leading_ymd_kanji(text: &str) -> Option<NaiveDate> {
     // Digits, spaces, a unit, spaces.
     fn field(s: &str, digits: std::ops::RangeInclusive<usize>, unit: char) -> Option<(i64, &str)> {

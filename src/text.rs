@@ -45,11 +45,12 @@ pub fn nfkc(s: &str) -> Cow<'_, str> {
 
 /// The NFKC form of `c` where it is one character known without the
 /// normalizer: `c` itself for ASCII, kana, CJK ideographs and CJK
-/// punctuation (not the tone marks U+302A to U+302F, which are combining), ASCII for the ideographic space and the full-width forms of
-/// ASCII. These are all starters that NFKC leaves alone whatever their
-/// neighbours are (quick check "yes", combining class 0), so a text made of
-/// them is normalised one character at a time. `None` for anything else
-/// (combining marks, half-width katakana, `㈱`, Latin letters with accents).
+/// punctuation (not the tone marks U+302A to U+302F, which are combining),
+/// ASCII for the ideographic space and the full-width forms of ASCII. These
+/// are all starters that NFKC leaves alone whatever their neighbours are
+/// (quick check "yes", combining class 0), so a text made of them is
+/// normalised one character at a time. `None` for anything else (combining
+/// marks, half-width katakana, `㈱`, Latin letters with accents).
 fn nfkc_char(c: char) -> Option<char> {
     match c {
         '\0'..='\u{7f}'

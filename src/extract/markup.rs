@@ -5,10 +5,11 @@
 //! character in them), run in one linear scan with bounded state, and never
 //! fail: at worst they change nothing.
 //!
-//! - [`nests_deeper`]: whether a page's elements nest deeper than a limit. html5ever has no depth
-//!   limit and checks scopes by walking the stack of open elements, so a page
-//!   of 100 000 nested `<div>`s costs O(n²) (minutes) to parse. Browsers cap
-//!   the tree at 512 levels; the page extractor refuses such a page instead.
+//! - [`nests_deeper`]: whether a page's elements nest deeper than a limit.
+//!   html5ever has no depth limit and checks scopes by walking the stack of
+//!   open elements, so a page of 100 000 nested `<div>`s costs O(n²)
+//!   (minutes) to parse. Browsers cap the tree at 512 levels; the page
+//!   extractor refuses such a page instead.
 //! - [`cap_entries`]: a feed cut after its first N items and closed, so that
 //!   10⁵ items never become 10⁵ feed-rs entries in memory.
 //! - [`rdf_about_links`]: RSS 1.0 items that have only `rdf:about` get it as
