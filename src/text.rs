@@ -70,33 +70,19 @@ fn nfkc_char(c: char) -> Option<char> {
 /// The form used for matching: NFKC, lower case, and the wave dashes and
 /// tildes that NFKC leaves apart (`〜`, `～`, `~`) folded into `~`.
 pub fn fold(s: &str) -> String {
-    if s.is_ascii() {
-        return s.to_ascii_lowercase();
-    }
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match nfkc_char(c) {
-            Some(n) => push_folded(&mut out, n),
-            None => {
-                out.clear();
-                ComposingNormalizerBorrowed::new_nfkc().normalize(s).chars().for_each(|c| push_folded(&mut out, c));
-                break;
-            }
+    let normal = nfkc(s);
+    let mut out = String::with_capacity(normal.len());
+    for c in normal.chars() {
+        match c {
+            '〜' | '～' | '∼' => out.push('~'),
+            c if c.is_ascii() => out.push(c.to_ascii_lowercase()),
+            // Kana and CJK ideographs have no case: no table lookup for the
+            // characters most titles are made of.
+            CASELESS_CJK_START..=CASELESS_CJK_END => out.push(c),
+            c => out.extend(c.to_lowercase()),
         }
     }
     out
-}
-
-/// `c`, already in NFKC, as [`fold`] writes it.
-fn push_folded(out: &mut String, c: char) {
-    match c {
-        '〜' | '～' | '∼' => out.push('~'),
-        c if c.is_ascii() => out.push(c.to_ascii_lowercase()),
-        // Kana and CJK ideographs have no case: no table lookup for the
-        // characters most titles are made of.
-        CASELESS_CJK_START..=CASELESS_CJK_END => out.push(c),
-        c => out.extend(c.to_lowercase()),
-    }
 }
 
 /// Hiragana to the end of the CJK ideographs: no character here has case.
