@@ -151,7 +151,8 @@ fn is_one_of(name: &[u8], list: &[&[u8]]) -> bool {
 
 /// Whether the elements of `html` nest deeper than `limit` ([`html_depth`]).
 /// Markup with no more than `limit` `<` cannot: it is counted, not scanned
-/// tag by tag (a listing page of a few hundred tags, in a tenth of the time).
+/// tag by tag (the bench's 500 listing pages: 58 → 7 M instructions, by
+/// callgrind).
 pub fn nests_deeper(html: &[u8], limit: usize) -> bool {
     memchr::memchr_iter(b'<', html).nth(limit).is_some() && html_depth(html, limit) > limit
 }
