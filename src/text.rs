@@ -193,9 +193,18 @@ pub fn paragraphs(s: &str, max: usize) -> String {
 
 /// The share of U+FFFD replacement characters in `texts`, taken together; a
 /// high share means the text was decoded with the wrong charset.
-pub fn replacement_ratio<'a>(texts: impl IntoIterator<Item = &'a str>) -> f64 {
+pub fn replacement_ratio<'a, I>(texts: I) -> f64
+where
+    I: IntoIterator<Item = &'a str>,
+    I::IntoIter: Clone,
+{
+    let texts = texts.into_iter();
+    // Most listings have no U+FFFD at all, found faster than counted.
+    if !texts.clone().any(|t| t.contains('\u{fffd}')) {
+        return 0.0;
+    }
     let (mut total, mut bad) = (0usize, 0usize);
-    for c in texts.into_iter().flat_map(str::chars) {
+    for c in texts.flat_map(str::chars) {
         if !c.is_whitespace() {
             total += 1;
             if c == '\u{fffd}' {

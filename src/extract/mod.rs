@@ -97,10 +97,7 @@ impl Extracted {
             self.over_cap += self.items.len() - max_items;
             self.items.truncate(max_items);
         }
-        // Most listings have no U+FFFD at all, found faster than counted.
-        if self.items.iter().any(|i| i.title.contains('\u{fffd}')) {
-            self.mojibake = crate::text::replacement_ratio(self.items.iter().map(|i| i.title.as_str()));
-        }
+        self.mojibake = crate::text::replacement_ratio(self.items.iter().map(|i| i.title.as_str()));
         self
     }
 }
