@@ -352,12 +352,12 @@ async fn poll_source_inner(ctx: &Context, source: &Source) -> anyhow::Result<(Ou
         warn!(source = %source.id, url = %source.url, "store: unable to decode the listing of source `{}`: {detail}; recording the listing again, mailing nothing from this poll", source.id);
     }
     let baseline = unreadable.is_some() || (!state.baseline_done && ctx.config.first_run == FirstRun::Baseline);
-    let new = store.unseen(&extracted.items, &last, !baseline)?;
+    let listing: Vec<Listed> = extracted.items.iter().map(Listed::of).collect();
+    let new = store.unseen(&extracted.items, &listing, &last, !baseline)?;
     // A site that moves its pages lists the same titles under new URLs: those
     // items are recorded, not mailed, and the move is reported once. Not
     // against a listing cut short: the items of its lost part that are still
     // listed look new, and would pass for moved ones under a repeated title.
-    let listing: Vec<Listed> = extracted.items.iter().map(Listed::of).collect();
     let moved = if unreadable.is_some() { Vec::new() } else { moved_items(&last, &listing, &new) };
     let fresh: Vec<&Item> = new.iter().copied().filter(|i| !moved.iter().any(|m| m.id == i.id)).collect();
     let moved_detail = (!moved.is_empty())

@@ -463,8 +463,10 @@ impl Store {
         self.seen.len()
     }
 
-    /// The items of `items` never seen before, in order. `last` is the
-    /// source's own last listing ([`Store::listing`]); an item no listing
+    /// The items of `items` never seen before, in order. `read` is their
+    /// listing, an entry per item in the same order ([`Listed::of`]), whose
+    /// id hashes are used rather than computed again; `last` is the
+    /// source's own last listing ([`Store::listing`]). An item no listing
     /// and no `seen` record holds is new.
     ///
     /// The other sources' listings are looked at before the `seen` records:
@@ -473,10 +475,17 @@ impl Store {
     /// it in neither. Without `other_sources` they are not looked at: a
     /// baseline mails nothing, and needs no index of every listing (at
     /// 10,000 sources 12 MiB).
-    pub fn unseen<'a>(&self, items: &'a [Item], last: &[Listed], other_sources: bool) -> Result<Vec<&'a Item>> {
+    pub fn unseen<'a>(
+        &self,
+        items: &'a [Item],
+        read: &[Listed],
+        last: &[Listed],
+        other_sources: bool,
+    ) -> Result<Vec<&'a Item>> {
+        debug_assert_eq!(items.len(), read.len(), "an entry per item");
         let own: HashSet<u64> = last.iter().map(|l| l.id).collect();
         let mut candidates: Vec<(&Item, u64)> =
-            items.iter().map(|i| (i, hash64(&i.id))).filter(|(_, h)| !own.contains(h)).collect();
+            items.iter().zip(read).map(|(i, l)| (i, l.id)).filter(|(_, h)| !own.contains(h)).collect();
         if candidates.is_empty() {
             return Ok(Vec::new());
         }
@@ -554,8 +563,16 @@ impl Store {
                 let ids: HashSet<u64> = read.iter().map(|l| l.id).collect();
                 let left = last.iter().filter(|l| !ids.contains(&l.id)).filter_map(|l| l.key.clone());
                 // A new item the listing does not hold: none from a cycle,
-                // which lists every item it read.
-                let unlisted = new_items.iter().filter(|i| !ids.contains(&hash64(&i.id))).map(|i| i.id.clone());
+                // which lists every item it read, and whose new items are
+                // listed in the same order. So the two are walked together,
+                // comparing ids instead of hashing each new one again; an
+                // item out of that order counts as unlisted, and gets a
+                // `seen` record it did not need (harmless: seen twice over).
+                let mut rest = read.iter();
+                let unlisted = new_items
+                    .iter()
+                    .filter(move |i| !rest.any(|l| l.key.as_deref() == Some(i.id.as_str())))
+                    .map(|i| i.id.clone());
                 let new = (rewrite || last != read)
                     .then(|| NewListing { bytes: listing::encode(read), ids: read.iter().map(|l| l.id).collect() });
                 (new, left.chain(unlisted).collect())
@@ -769,11 +786,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), 1 << 20).unwrap();
         let items = [item("https://e.go.jp/1"), item("https://e.go.jp/2")];
-        assert_eq!(store.unseen(&items, &[], true).unwrap().len(), 2);
+        assert_eq!(store.unseen(&items, &listed(&items), &[], true).unwrap().len(), 2);
         let state = SourceState { baseline_done: true, ..Default::default() };
         let key = store.next_key().unwrap();
         store.commit_poll("s", &state, None, &[&items[0]], &[(key, b"{}".to_vec())], Utc::now()).unwrap();
-        let unseen: Vec<_> = store.unseen(&items, &[], true).unwrap().iter().map(|i| i.id.clone()).collect();
+        let unseen: Vec<_> =
+            store.unseen(&items, &listed(&items), &[], true).unwrap().iter().map(|i| i.id.clone()).collect();
         assert_eq!(unseen, ["https://e.go.jp/2"]);
         assert!(store.source_state("s").unwrap().unwrap().baseline_done);
         assert_eq!(store.outbox.len(), 1);
@@ -782,6 +800,11 @@ mod tests {
     /// The items as a poll reads them.
     fn read(items: &[&Item]) -> Vec<Listed> {
         items.iter().map(|i| Listed::of(i)).collect()
+    }
+
+    /// The listing entries of `items`, for [`Store::unseen`].
+    fn listed(items: &[Item]) -> Vec<Listed> {
+        items.iter().map(Listed::of).collect()
     }
 
     #[test]
@@ -797,9 +820,12 @@ mod tests {
             assert!(last.iter().all(|l| l.key.is_some()), "{last:?}");
             // A baseline of another source looks only at its own listing and
             // at the seen records, and builds no index of every listing.
-            assert_eq!(store.unseen(std::slice::from_ref(&a), &[], false).unwrap().len(), 1);
+            assert_eq!(
+                store.unseen(std::slice::from_ref(&a), &listed(std::slice::from_ref(&a)), &[], false).unwrap().len(),
+                1
+            );
             assert!(store.listed.lock().unwrap().is_none());
-            let new = store.unseen(std::slice::from_ref(&c), &last, true).unwrap();
+            let new = store.unseen(std::slice::from_ref(&c), &listed(std::slice::from_ref(&c)), &last, true).unwrap();
             assert_eq!(new.len(), 1);
             // `a` leaves the listing, `c` comes in: `a` gets its seen record.
             store.commit_poll("s", &SourceState::default(), Some(&read(&[&b, &c])), &new, &[], now).unwrap();
@@ -816,7 +842,8 @@ mod tests {
         let store = Store::open(dir.path(), 1 << 20).unwrap();
         let d = item("https://e.go.jp/d");
         let items = [a.clone(), b.clone(), c.clone(), d.clone()];
-        let new: Vec<_> = store.unseen(&items, &[], true).unwrap().iter().map(|i| i.id.clone()).collect();
+        let new: Vec<_> =
+            store.unseen(&items, &listed(&items), &[], true).unwrap().iter().map(|i| i.id.clone()).collect();
         assert_eq!(new, [d.id.as_str()]);
         // Listed by `t` too, and then not: `b` gets its seen record.
         store.commit_poll("t", &SourceState::default(), Some(&read(&[&b, &d])), &[&d], &[], now).unwrap();
@@ -854,7 +881,8 @@ mod tests {
         let last = store.listing("s").unwrap();
         assert_eq!(last, read(&[&a, &b]));
         assert!(store.listings.get("t").unwrap().is_none(), "the listing cut short is dropped");
-        assert!(store.unseen(&[a.clone(), b.clone()], &last, true).unwrap().is_empty());
+        let both = [a.clone(), b.clone()];
+        assert!(store.unseen(&both, &listed(&both), &last, true).unwrap().is_empty());
         // `a` leaves: its seen record is written again, so retention counts
         // from now, not from when it was first seen.
         store.commit_poll("s", &SourceState::default(), Some(&read(&[&b])), &[], &[], Utc::now()).unwrap();
@@ -977,6 +1005,7 @@ mod tests {
         store
             .commit_poll("s", &SourceState::default(), Some(&read(&[&items[0]])), &[&items[0], &items[1]], &[], old)
             .unwrap();
+        assert_eq!(store.seen_records(), 1, "the listed item needs no seen record");
         assert_eq!(store.prune_seen(Utc::now() - chrono::Duration::days(400)).unwrap(), 1);
         assert!(store.is_seen("https://e.go.jp/archive/1").unwrap(), "still listed: kept");
         assert!(!store.is_seen("https://e.go.jp/archive/2").unwrap());
