@@ -222,14 +222,13 @@ impl Fetcher {
             Validators { etag: header_text(header::ETAG), last_modified: header_text(header::LAST_MODIFIED) };
         let content_type = header_text(header::CONTENT_TYPE);
         let final_url = response.url().clone();
-        // A declared length within the cap sizes the buffer once, instead of
-        // the body being copied as it grows (a declared length can lie: the
-        // cap is checked again on what arrives).
-        let declared = response.content_length();
-        if declared.is_some_and(|n| n > self.max_body) {
+        if response.content_length().is_some_and(|n| n > self.max_body) {
             return Err(FetchError::TooLarge { limit: self.max_body });
         }
-        let mut bytes = Vec::with_capacity(declared.and_then(|n| usize::try_from(n).ok()).unwrap_or(0));
+        // Grown as chunks come, not reserved from the Content-Length: with
+        // 192 polls in flight, buffers reserved at the headers raised a cold
+        // cycle's peak by 1.1 to 2.2 MiB (README, Performance).
+        let mut bytes = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(FetchError::from_reqwest)? {
             if (bytes.len() + chunk.len()) as u64 > self.max_body {
                 return Err(FetchError::TooLarge { limit: self.max_body });
