@@ -465,9 +465,10 @@ impl Store {
 
     /// The items of `items` never seen before, in order. `read` is their
     /// listing, an entry per item in the same order ([`Listed::of`]), whose
-    /// id hashes are used rather than computed again; `last` is the
-    /// source's own last listing ([`Store::listing`]). An item no listing
-    /// and no `seen` record holds is new.
+    /// id hashes are used rather than computed again (an item past its end
+    /// is hashed here, so none is skipped); `last` is the source's own last
+    /// listing ([`Store::listing`]). An item no listing and no `seen` record
+    /// holds is new.
     ///
     /// The other sources' listings are looked at before the `seen` records:
     /// an item leaving a listing gets its `seen` record before the index
@@ -482,10 +483,16 @@ impl Store {
         last: &[Listed],
         other_sources: bool,
     ) -> Result<Vec<&'a Item>> {
-        debug_assert_eq!(items.len(), read.len(), "an entry per item");
         let own: HashSet<u64> = last.iter().map(|l| l.id).collect();
+        let id_hash = |at: usize, item: &Item| match read.get(at) {
+            Some(entry) => {
+                debug_assert_eq!(entry.id, hash64(&item.id), "`read` in the order of `items`");
+                entry.id
+            }
+            None => hash64(&item.id),
+        };
         let mut candidates: Vec<(&Item, u64)> =
-            items.iter().zip(read).map(|(i, l)| (i, l.id)).filter(|(_, h)| !own.contains(h)).collect();
+            items.iter().enumerate().map(|(at, i)| (i, id_hash(at, i))).filter(|(_, h)| !own.contains(h)).collect();
         if candidates.is_empty() {
             return Ok(Vec::new());
         }
@@ -787,6 +794,9 @@ mod tests {
         let store = Store::open(dir.path(), 1 << 20).unwrap();
         let items = [item("https://e.go.jp/1"), item("https://e.go.jp/2")];
         assert_eq!(store.unseen(&items, &listed(&items), &[], true).unwrap().len(), 2);
+        // Items past the end of their listing entries are hashed, not skipped.
+        assert_eq!(store.unseen(&items, &listed(&items[..1]), &[], true).unwrap().len(), 2);
+        assert_eq!(store.unseen(&items, &[], &[], true).unwrap().len(), 2);
         let state = SourceState { baseline_done: true, ..Default::default() };
         let key = store.next_key().unwrap();
         store.commit_poll("s", &state, None, &[&items[0]], &[(key, b"{}".to_vec())], Utc::now()).unwrap();
