@@ -50,7 +50,7 @@ impl Item {
     /// from the source, title and date).
     pub fn new(source_id: &str, url: Option<Url>, title: String, date: Option<NaiveDate>) -> Item {
         let id = match &url {
-            Some(u) => u.to_string(),
+            Some(u) => u.as_str().to_owned(),
             None => {
                 let mut h = Sha256::new();
                 h.update(source_id.as_bytes());
