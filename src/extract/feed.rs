@@ -37,7 +37,8 @@ fn parse(bytes: &[u8], base: &Url) -> Result<feed_rs::model::Feed, String> {
     // copies for a feed of 33 items), only to resolve `xml:base` attributes
     // against it. Relative links are joined to the feed's URL here anyway
     // ([`canonical_url`]), so the base is given only to a feed that has an
-    // `xml:base`.
+    // `xml:base`. (UTF-16, which a byte search cannot read, reaches feed-rs
+    // only transcoded to UTF-8: [`markup::declaration_trouble`].)
     let xml_base = memchr::memmem::find(bytes, b"xml:base").is_some();
     let run = || {
         parser::Builder::new()
@@ -208,11 +209,21 @@ mod tests {
         let base = base("https://www.mofa.go.jp/rss/feed.xml");
         let out = extract("mofa", atom, None, &base, 100).unwrap();
         let ids: Vec<&str> = out.items.iter().map(|i| i.id.as_str()).collect();
-        assert_eq!(ids, ["https://www.mofa.go.jp/mofaj/press/release/a.html", "https://www.mofa.go.jp/mofaj/fp/b.html"]);
+        assert_eq!(
+            ids,
+            ["https://www.mofa.go.jp/mofaj/press/release/a.html", "https://www.mofa.go.jp/mofaj/fp/b.html"]
+        );
         // A relative xml:base is read against the feed's URL.
         let relative = br#"<feed xmlns="http://www.w3.org/2005/Atom" xml:base="/mofaj/"><title>t</title>
             <entry><title>C</title><link href="c.html"/><id>c</id></entry></feed>"#;
         let out = extract("mofa", relative, None, &base, 100).unwrap();
+        assert_eq!(out.items[0].id, "https://www.mofa.go.jp/mofaj/c.html");
+        // The same in UTF-16, which feed-rs gets transcoded to UTF-8.
+        let utf16: Vec<u8> = [0xff, 0xfe]
+            .into_iter()
+            .chain(std::str::from_utf8(relative).unwrap().encode_utf16().flat_map(u16::to_le_bytes))
+            .collect();
+        let out = extract("mofa", &utf16, None, &base, 100).unwrap();
         assert_eq!(out.items[0].id, "https://www.mofa.go.jp/mofaj/c.html");
         // Without xml:base, relative links are joined to the feed's URL.
         let plain = br#"<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title>
