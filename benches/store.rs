@@ -129,7 +129,7 @@ fn measure(dir: &Path, total: usize, cache_mib: u64) {
         let listing: Vec<Item> = (top.saturating_sub(PER_POLL - 3)..top + 3).rev().map(|k| item(s, k)).collect();
         let last = store.listing(&source_id(s)).expect("listing");
         let read = listing_of(&listing);
-        let new = store.unseen(&listing, &read, &last, true).expect("lookup");
+        let new = store.unseen(listing.iter().zip(read.iter().map(|l| l.id)), &last, true).expect("lookup");
         assert_eq!(new.len(), 3, "the 3 new items, and only them, are unseen");
         store.commit_poll(&source_id(s), &state, Some(&read), &new, &[], now).expect("commit");
         next[s] += 3;
@@ -144,7 +144,7 @@ fn measure(dir: &Path, total: usize, cache_mib: u64) {
         let listing: Vec<Item> = (top.saturating_sub(PER_POLL)..top).rev().map(|k| item(s, k)).collect();
         let last = store.listing(&source_id(s)).expect("listing");
         let read = listing_of(&listing);
-        assert!(store.unseen(&listing, &read, &last, true).expect("lookup").is_empty());
+        assert!(store.unseen(listing.iter().zip(read.iter().map(|l| l.id)), &last, true).expect("lookup").is_empty());
         store.commit_poll(&source_id(s), &state, Some(&read), &[], &[], now).expect("commit");
     }
     let unchanged_us = t.elapsed().as_secs_f64() * 1e6 / POLLS as f64;

@@ -353,7 +353,7 @@ async fn poll_source_inner(ctx: &Context, source: &Source) -> anyhow::Result<(Ou
     }
     let baseline = unreadable.is_some() || (!state.baseline_done && ctx.config.first_run == FirstRun::Baseline);
     let listing: Vec<Listed> = extracted.items.iter().map(Listed::of).collect();
-    let new = store.unseen(&extracted.items, &listing, &last, !baseline)?;
+    let new = store.unseen(extracted.items.iter().zip(listing.iter().map(|l| l.id)), &last, !baseline)?;
     // A site that moves its pages lists the same titles under new URLs: those
     // items are recorded, not mailed, and the move is reported once. Not
     // against a listing cut short: the items of its lost part that are still

@@ -463,12 +463,11 @@ impl Store {
         self.seen.len()
     }
 
-    /// The items of `items` never seen before, in order. `read` is their
-    /// listing, an entry per item in the same order ([`Listed::of`]), whose
-    /// id hashes are used rather than computed again (an item past its end
-    /// is hashed here, so none is skipped); `last` is the source's own last
-    /// listing ([`Store::listing`]). An item no listing and no `seen` record
-    /// holds is new.
+    /// The items of `read` never seen before, in order. Each item comes with
+    /// the hash of its id, as its listing entry holds it ([`Listed::of`]), so
+    /// that a poll hashes an id once; `last` is the source's own last listing
+    /// ([`Store::listing`]). An item no listing and no `seen` record holds is
+    /// new.
     ///
     /// The other sources' listings are looked at before the `seen` records:
     /// an item leaving a listing gets its `seen` record before the index
@@ -478,21 +477,12 @@ impl Store {
     /// 10,000 sources 12 MiB).
     pub fn unseen<'a>(
         &self,
-        items: &'a [Item],
-        read: &[Listed],
+        read: impl IntoIterator<Item = (&'a Item, u64)>,
         last: &[Listed],
         other_sources: bool,
     ) -> Result<Vec<&'a Item>> {
         let own: HashSet<u64> = last.iter().map(|l| l.id).collect();
-        let id_hash = |at: usize, item: &Item| match read.get(at) {
-            Some(entry) => {
-                debug_assert_eq!(entry.id, hash64(&item.id), "`read` in the order of `items`");
-                entry.id
-            }
-            None => hash64(&item.id),
-        };
-        let mut candidates: Vec<(&Item, u64)> =
-            items.iter().enumerate().map(|(at, i)| (i, id_hash(at, i))).filter(|(_, h)| !own.contains(h)).collect();
+        let mut candidates: Vec<(&Item, u64)> = read.into_iter().filter(|(_, h)| !own.contains(h)).collect();
         if candidates.is_empty() {
             return Ok(Vec::new());
         }
@@ -793,15 +783,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), 1 << 20).unwrap();
         let items = [item("https://e.go.jp/1"), item("https://e.go.jp/2")];
-        assert_eq!(store.unseen(&items, &listed(&items), &[], true).unwrap().len(), 2);
-        // Items past the end of their listing entries are hashed, not skipped.
-        assert_eq!(store.unseen(&items, &listed(&items[..1]), &[], true).unwrap().len(), 2);
-        assert_eq!(store.unseen(&items, &[], &[], true).unwrap().len(), 2);
+        assert_eq!(store.unseen(hashed(&items), &[], true).unwrap().len(), 2);
         let state = SourceState { baseline_done: true, ..Default::default() };
         let key = store.next_key().unwrap();
         store.commit_poll("s", &state, None, &[&items[0]], &[(key, b"{}".to_vec())], Utc::now()).unwrap();
-        let unseen: Vec<_> =
-            store.unseen(&items, &listed(&items), &[], true).unwrap().iter().map(|i| i.id.clone()).collect();
+        let unseen: Vec<_> = store.unseen(hashed(&items), &[], true).unwrap().iter().map(|i| i.id.clone()).collect();
         assert_eq!(unseen, ["https://e.go.jp/2"]);
         assert!(store.source_state("s").unwrap().unwrap().baseline_done);
         assert_eq!(store.outbox.len(), 1);
@@ -812,9 +798,9 @@ mod tests {
         items.iter().map(|i| Listed::of(i)).collect()
     }
 
-    /// The listing entries of `items`, for [`Store::unseen`].
-    fn listed(items: &[Item]) -> Vec<Listed> {
-        items.iter().map(Listed::of).collect()
+    /// `items` with the hashes of their ids, for [`Store::unseen`].
+    fn hashed(items: &[Item]) -> impl Iterator<Item = (&Item, u64)> {
+        items.iter().map(|i| (i, hash64(&i.id)))
     }
 
     #[test]
@@ -830,12 +816,9 @@ mod tests {
             assert!(last.iter().all(|l| l.key.is_some()), "{last:?}");
             // A baseline of another source looks only at its own listing and
             // at the seen records, and builds no index of every listing.
-            assert_eq!(
-                store.unseen(std::slice::from_ref(&a), &listed(std::slice::from_ref(&a)), &[], false).unwrap().len(),
-                1
-            );
+            assert_eq!(store.unseen(hashed(std::slice::from_ref(&a)), &[], false).unwrap().len(), 1);
             assert!(store.listed.lock().unwrap().is_none());
-            let new = store.unseen(std::slice::from_ref(&c), &listed(std::slice::from_ref(&c)), &last, true).unwrap();
+            let new = store.unseen(hashed(std::slice::from_ref(&c)), &last, true).unwrap();
             assert_eq!(new.len(), 1);
             // `a` leaves the listing, `c` comes in: `a` gets its seen record.
             store.commit_poll("s", &SourceState::default(), Some(&read(&[&b, &c])), &new, &[], now).unwrap();
@@ -852,8 +835,7 @@ mod tests {
         let store = Store::open(dir.path(), 1 << 20).unwrap();
         let d = item("https://e.go.jp/d");
         let items = [a.clone(), b.clone(), c.clone(), d.clone()];
-        let new: Vec<_> =
-            store.unseen(&items, &listed(&items), &[], true).unwrap().iter().map(|i| i.id.clone()).collect();
+        let new: Vec<_> = store.unseen(hashed(&items), &[], true).unwrap().iter().map(|i| i.id.clone()).collect();
         assert_eq!(new, [d.id.as_str()]);
         // Listed by `t` too, and then not: `b` gets its seen record.
         store.commit_poll("t", &SourceState::default(), Some(&read(&[&b, &d])), &[&d], &[], now).unwrap();
@@ -891,8 +873,7 @@ mod tests {
         let last = store.listing("s").unwrap();
         assert_eq!(last, read(&[&a, &b]));
         assert!(store.listings.get("t").unwrap().is_none(), "the listing cut short is dropped");
-        let both = [a.clone(), b.clone()];
-        assert!(store.unseen(&both, &listed(&both), &last, true).unwrap().is_empty());
+        assert!(store.unseen(hashed(&[a.clone(), b.clone()]), &last, true).unwrap().is_empty());
         // `a` leaves: its seen record is written again, so retention counts
         // from now, not from when it was first seen.
         store.commit_poll("s", &SourceState::default(), Some(&read(&[&b])), &[], &[], Utc::now()).unwrap();
