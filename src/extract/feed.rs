@@ -33,9 +33,9 @@ use crate::text::{MAX_SUMMARY_CHARS, MAX_TITLE_CHARS, one_line};
 /// panicked on input before (see [`markup::declaration_trouble`]): a panic
 /// is caught and becomes this source's error, not a lost poll.
 fn parse(bytes: &[u8], base: &Url) -> Result<feed_rs::model::Feed, String> {
-    // feed-rs copies its base URL into every element it hands over (some 230
-    // copies for a feed of 33 items), only to resolve `xml:base` attributes
-    // against it. Relative links are joined to the feed's URL here anyway
+    // feed-rs copies its base URL into every element it hands over (90,409
+    // copies in a cold cycle of the bench's 500 feeds, by callgrind), only to
+    // resolve `xml:base` attributes against it. Relative links are joined to the feed's URL here anyway
     // ([`canonical_url`]), so the base is given only to a feed that has an
     // `xml:base`. (UTF-16, which a byte search cannot read, reaches feed-rs
     // only transcoded to UTF-8: [`markup::declaration_trouble`].)

@@ -227,7 +227,8 @@ impl Fetcher {
         }
         // Grown as chunks come, not reserved from the Content-Length: with
         // 192 polls in flight, buffers reserved at the headers raised a cold
-        // cycle's peak by 1.1 to 2.2 MiB (README, Performance).
+        // cycle's peak by 1.1 to 1.4 MiB in interleaved runs (README,
+        // Performance).
         let mut bytes = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(FetchError::from_reqwest)? {
             if (bytes.len() + chunk.len()) as u64 > self.max_body {
