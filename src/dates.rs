@@ -231,7 +231,7 @@ pub fn date_in_url(url: &str) -> Option<NaiveDate> {
 /// zone (taken as JST, since these are Japanese sites), and a bare date
 /// (midnight JST, not midnight UTC).
 pub fn parse_feed_timestamp(s: &str) -> Option<DateTime<Utc>> {
-    let s = nfkc(s.trim()).into_owned();
+    let s = nfkc(s.trim());
     if s.is_empty() {
         return None;
     }
@@ -242,7 +242,7 @@ pub fn parse_feed_timestamp(s: &str) -> Option<DateTime<Utc>> {
         return Some(t.with_timezone(&Utc));
     }
     // RFC 822 variants: drop the weekday, name the zone as an offset.
-    let mut r = s.clone();
+    let mut r = s.clone().into_owned();
     if let Some(i) = r.find(',')
         && i <= 10
     {

@@ -26,21 +26,28 @@ pub fn nfkc(s: &str) -> Cow<'_, str> {
     if s.is_ascii() {
         return Cow::Borrowed(s);
     }
+    // The characters that change are written as they come; the runs between
+    // them are copied whole.
     let mut changed: Option<String> = None;
+    let mut copied = 0;
     for (at, c) in s.char_indices() {
         let Some(n) = nfkc_char(c) else {
             return ComposingNormalizerBorrowed::new_nfkc().normalize(s);
         };
-        if let Some(out) = &mut changed {
+        if n != c {
+            let out = changed.get_or_insert_with(|| String::with_capacity(s.len()));
+            out.push_str(&s[copied..at]);
             out.push(n);
-        } else if n != c {
-            let mut out = String::with_capacity(s.len());
-            out.push_str(&s[..at]);
-            out.push(n);
-            changed = Some(out);
+            copied = at + c.len_utf8();
         }
     }
-    changed.map_or(Cow::Borrowed(s), Cow::Owned)
+    match changed {
+        Some(mut out) => {
+            out.push_str(&s[copied..]);
+            Cow::Owned(out)
+        }
+        None => Cow::Borrowed(s),
+    }
 }
 
 /// The NFKC form of `c` where it is one character known without the
@@ -70,23 +77,37 @@ fn nfkc_char(c: char) -> Option<char> {
 /// The form used for matching: NFKC, lower case, and the wave dashes and
 /// tildes that NFKC leaves apart (`〜`, `～`, `~`) folded into `~`.
 pub fn fold(s: &str) -> String {
-    let normal = nfkc(s);
-    let mut out = String::with_capacity(normal.len());
-    for c in normal.chars() {
+    let mut out = nfkc(s).into_owned();
+    // ASCII is lowered in place. Only text with a character that may have
+    // case or is a wave dash (rare in a Japanese title) is written again,
+    // from that character on.
+    let Some(at) = out.find(|c: char| !(c.is_ascii() || (is_caseless_cjk(c) && c != '〜'))) else {
+        out.make_ascii_lowercase();
+        return out;
+    };
+    let rest = out.split_off(at);
+    out.make_ascii_lowercase();
+    for c in rest.chars() {
         match c {
             '〜' | '～' | '∼' => out.push('~'),
             c if c.is_ascii() => out.push(c.to_ascii_lowercase()),
-            // Kana and CJK ideographs have no case: no table lookup for the
-            // characters most titles are made of.
-            CASELESS_CJK_START..=CASELESS_CJK_END => out.push(c),
+            c if is_caseless_cjk(c) => out.push(c),
             c => out.extend(c.to_lowercase()),
         }
     }
     out
 }
 
-/// Hiragana to the end of the CJK ideographs: no character here has case.
-const CASELESS_CJK_START: char = '\u{3040}';
+/// Kana, CJK ideographs and the CJK symbols and punctuation before them
+/// (U+3000 to U+9FFF) have no case: no table lookup for the characters most
+/// titles are made of.
+fn is_caseless_cjk(c: char) -> bool {
+    (CASELESS_CJK_START..=CASELESS_CJK_END).contains(&c)
+}
+
+/// The ideographic space to the end of the CJK ideographs: no character here
+/// has case.
+const CASELESS_CJK_START: char = '\u{3000}';
 const CASELESS_CJK_END: char = '\u{9fff}';
 
 /// Whether `c` breaks or pads a line: ASCII whitespace, control characters
@@ -130,33 +151,79 @@ pub fn one_line(s: &str, max: usize) -> String {
     out
 }
 
-/// The runs of `s` between breaks ([`is_break`]), none empty. Found byte by
-/// byte: a break is an ASCII byte up to the space, DEL, or a character whose
-/// first byte is one of the three that start the others.
+/// [`one_line`] of a text the caller owns: the text itself when it is one
+/// line already (most titles are), without a copy.
+pub fn one_line_owned(s: String, max: usize) -> String {
+    if is_one_line(&s, max) { s } else { one_line(&s, max) }
+}
+
+/// Whether [`one_line`] would give `s` back as it is: runs parted by single
+/// spaces, nothing before the first or after the last, at most `max`
+/// characters.
+fn is_one_line(s: &str, max: usize) -> bool {
+    let mut end = 0;
+    let mut chars = 0;
+    for (i, (start, stop)) in run_spans(s).enumerate() {
+        let parted = if i == 0 { start == 0 } else { start == end + 1 && s.as_bytes()[end] == b' ' };
+        chars += s[start..stop].chars().count() + usize::from(i > 0);
+        if !parted || chars > max {
+            return false;
+        }
+        end = stop;
+    }
+    end == s.len()
+}
+
+/// The runs of `s` between breaks ([`is_break`]), none empty.
 fn runs(s: &str) -> impl Iterator<Item = &str> {
+    run_spans(s).map(|(start, end)| &s[start..end])
+}
+
+/// Where the runs of `s` start and end.
+fn run_spans(s: &str) -> impl Iterator<Item = (usize, usize)> {
     let mut at = 0;
     std::iter::from_fn(move || {
         while at < s.len() {
             let start = at;
-            let (end, len) = s.as_bytes()[start..]
-                .iter()
-                .enumerate()
-                .find_map(|(i, &b)| match b {
-                    0..=b' ' | 0x7f => Some((start + i, 1)),
-                    // U+0080 to U+009F, U+200B, U+2028, U+2029, U+FEFF.
-                    0xc2 | 0xe2 | 0xef => {
-                        s[start + i..].chars().next().filter(|c| is_break(*c)).map(|c| (start + i, c.len_utf8()))
-                    }
-                    _ => None,
-                })
-                .unwrap_or((s.len(), 0));
+            let (end, len) = next_break(s, start).unwrap_or((s.len(), 0));
             at = end + len;
             if end > start {
-                return Some(&s[start..end]);
+                return Some((start, end));
             }
         }
         None
     })
+}
+
+/// The first break in `s` at or after `from`, and its length in bytes. A
+/// break is an ASCII byte up to the space, DEL, or a character whose first
+/// byte is one of the three that start the others; the bytes are searched
+/// 16 at a time for any of those.
+fn next_break(s: &str, from: usize) -> Option<(usize, usize)> {
+    let may_break = |b: u8| b <= b' ' || matches!(b, 0x7f | 0xc2 | 0xe2 | 0xef);
+    let bytes = s.as_bytes();
+    let mut at = from;
+    while at < bytes.len() {
+        let chunk = &bytes[at..bytes.len().min(at + 16)];
+        if !chunk.iter().fold(false, |any, &b| any | may_break(b)) {
+            at += chunk.len();
+            continue;
+        }
+        for (i, &b) in chunk.iter().enumerate() {
+            match b {
+                0..=b' ' | 0x7f => return Some((at + i, 1)),
+                // U+0080 to U+009F, U+200B, U+2028, U+2029, U+FEFF.
+                0xc2 | 0xe2 | 0xef => {
+                    if let Some(c) = s[at + i..].chars().next().filter(|c| is_break(*c)) {
+                        return Some((at + i, c.len_utf8()));
+                    }
+                }
+                _ => {}
+            }
+        }
+        at += chunk.len();
+    }
+    None
 }
 
 /// Multi-line text: each line cleaned as by [`one_line`], blank runs collapsed
@@ -285,6 +352,12 @@ mod tests {
         assert_eq!(runs(text).collect::<Vec<_>>(), by_chars);
         assert_eq!(by_chars, ["a", "b", "c\u{a0}d", "e", "f", "g", "h", "i", "j\u{3000}k\u{200c}l", "m"]);
         assert_eq!(runs("  ").count(), 0);
+        // Breaks on either side of the 16-byte blocks the search reads.
+        for pad in 0..40 {
+            let text = format!("{}日\u{2028}本\u{feff}ｘ\u{85}y z\u{7f}", "a".repeat(pad));
+            let by_chars: Vec<&str> = text.split(is_break).filter(|r| !r.is_empty()).collect();
+            assert_eq!(runs(&text).collect::<Vec<_>>(), by_chars, "{pad}");
+        }
         for c in (0..=0x10ffff).filter_map(char::from_u32) {
             let text = format!("a{c}b");
             let by_chars: Vec<&str> = text.split(is_break).filter(|r| !r.is_empty()).collect();
@@ -300,6 +373,54 @@ mod tests {
         assert_eq!(one_line("ab c", 4), "ab c");
         let long = "防衛 ".repeat(400);
         assert_eq!(one_line(&long, 500).chars().count(), 501);
+    }
+
+    #[test]
+    fn a_text_on_one_line_is_given_back_as_it_is() {
+        for (s, max) in [
+            ("日米防衛相会談", 100),
+            ("A B c", 100),
+            ("A B c", 5),
+            ("A B c", 4),
+            ("abc", 3),
+            ("abcd", 3),
+            ("", 3),
+            (" a", 100),
+            ("a ", 100),
+            ("a  b", 100),
+            ("a\tb", 100),
+            ("a\u{3000}b", 100),
+            ("a\u{2028}b", 100),
+            ("\u{feff}a", 100),
+            ("a\u{a0}b", 100),
+            ("防衛 ", 2),
+        ] {
+            assert_eq!(one_line_owned(s.to_owned(), max), one_line(s, max), "{s:?} at {max}");
+            assert_eq!(is_one_line(s, max), one_line(s, max) == s, "{s:?} at {max}");
+        }
+        for c in (0..=0x10ffff).filter_map(char::from_u32) {
+            for s in [format!("a{c}b"), format!("{c}a"), format!("a {c}")] {
+                assert_eq!(is_one_line(&s, 100), one_line(&s, 100) == s, "{s:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn fold_is_the_lower_case_of_the_normal_form() {
+        for s in [
+            "日米「２＋２」ＡＢＣ",
+            "ABC 日米",
+            "〜ABC",
+            "ＡＢＣ〜ＸＹＺ",
+            "防衛大臣、Ｍｒ．ＳＭＩＴＨと会談",
+            "Ärzte ΣΟΦΙΑ 日本",
+            "İstanbul",
+            "∼ ~ ～",
+        ] {
+            let folded: String =
+                normalizer(s).chars().flat_map(char::to_lowercase).collect::<String>().replace(['〜', '∼'], "~");
+            assert_eq!(fold(s), folded, "{s}");
+        }
     }
 
     #[test]

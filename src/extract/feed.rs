@@ -27,7 +27,7 @@ use url::Url;
 
 use super::{ExtractError, Extracted, Item, canonical_url, html_text, markup};
 use crate::dates::{date_in_url, jst_date, parse_feed_timestamp};
-use crate::text::{MAX_SUMMARY_CHARS, MAX_TITLE_CHARS, one_line};
+use crate::text::{MAX_SUMMARY_CHARS, MAX_TITLE_CHARS, one_line_owned};
 
 /// feed-rs over `bytes`; the error described. feed-rs and quick-xml have
 /// panicked on input before (see [`markup::declaration_trouble`]): a panic
@@ -148,16 +148,12 @@ pub fn extract(
     }
     let mut out = Extracted { note: repaired, ..Extracted::default() };
     for entry in feed.entries {
-        let title =
-            entry.title.as_ref().map_or_else(String::new, |t| one_line(&html_text(&t.content), MAX_TITLE_CHARS));
-        let hrefs: Vec<&str> = entry
-            .links
-            .iter()
-            .filter(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
-            .map(|l| l.href.as_str())
-            .collect();
-        let url = hrefs.iter().find_map(|h| canonical_url(h, base)).filter(|u| u != base);
-        if url.is_none() && hrefs.iter().any(|h| !h.trim().is_empty()) {
+        let title = entry.title.map_or_else(String::new, |t| text_line(t.content, MAX_TITLE_CHARS));
+        let hrefs = || {
+            entry.links.iter().filter(|l| l.rel.as_deref().is_none_or(|r| r == "alternate")).map(|l| l.href.as_str())
+        };
+        let url = hrefs().find_map(|h| canonical_url(h, base)).filter(|u| u != base);
+        if url.is_none() && hrefs().any(|h| !h.trim().is_empty()) {
             out.refused_links += 1;
         }
         if title.is_empty() && url.is_none() {
@@ -167,16 +163,22 @@ pub fn extract(
         let date = published.map(jst_date).or_else(|| url.as_ref().and_then(|u| date_in_url(u.as_str())));
         let mut item = Item::new(source_id, url, title, date);
         item.published = published;
-        item.summary = entry
-            .summary
-            .as_ref()
-            .map(|s| one_line(&html_text(&s.content), MAX_SUMMARY_CHARS))
-            .filter(|s| !s.is_empty());
+        item.summary = entry.summary.map(|s| text_line(s.content, MAX_SUMMARY_CHARS)).filter(|s| !s.is_empty());
         out.items.push(item);
     }
     let mut out = out.finish(max_items);
     out.over_cap += cut_off;
     Ok(out)
+}
+
+/// The visible text of a title or summary, on one line: the feed's own
+/// string when it has no markup and is one line already.
+fn text_line(content: String, max: usize) -> String {
+    let text = match html_text(&content) {
+        Cow::Owned(visible) => Some(visible),
+        Cow::Borrowed(_) => None,
+    };
+    one_line_owned(text.unwrap_or(content), max)
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ use url::Url;
 use super::{ExtractError, Extracted, Item, MAX_HTML_DEPTH, MAX_PAGE_BYTES, canonical_url, cut, markup, visible_text};
 use crate::config::PageSelectors;
 use crate::dates::{date_in_url, find_date};
-use crate::text::{MAX_SUMMARY_CHARS, MAX_TITLE_CHARS, one_line};
+use crate::text::{MAX_SUMMARY_CHARS, MAX_TITLE_CHARS, one_line_owned};
 
 /// Extracts the items of a listing page. `today` (JST) gives the year to
 /// dates written without one.
@@ -72,7 +72,7 @@ pub fn extract(
             continue;
         }
         let title_el = element.select(&sel.title.selector).next();
-        let title = one_line(&title_el.map(visible_text).unwrap_or_default(), MAX_TITLE_CHARS);
+        let title = one_line_owned(title_el.map(visible_text).unwrap_or_default(), MAX_TITLE_CHARS);
         let href = element
             .select(&sel.link.selector)
             .find_map(|a| a.value().attr("href"))
@@ -95,7 +95,7 @@ pub fn extract(
             .summary
             .as_ref()
             .and_then(|s| element.select(&s.selector).next())
-            .map(|s| one_line(&visible_text(s), MAX_SUMMARY_CHARS))
+            .map(|s| one_line_owned(visible_text(s), MAX_SUMMARY_CHARS))
             .filter(|s| !s.is_empty());
         out.items.push(item);
     }
