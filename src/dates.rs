@@ -242,7 +242,7 @@ pub fn parse_feed_timestamp(s: &str) -> Option<DateTime<Utc>> {
         return Some(t.with_timezone(&Utc));
     }
     // RFC 822 variants: drop the weekday, name the zone as an offset.
-    let mut r = s.clone().into_owned();
+    let mut r = s.to_string();
     if let Some(i) = r.find(',')
         && i <= 10
     {
