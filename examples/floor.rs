@@ -56,9 +56,10 @@ fn main() -> anyhow::Result<()> {
 async fn run(sources: Vec<(Kind, String)>, concurrency: usize, parse: bool) -> anyhow::Result<(usize, usize)> {
     let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build()?;
     let turns = Arc::new(Semaphore::new(concurrency));
+    let list_items = Arc::new(scraper::Selector::parse("li").map_err(|e| anyhow::anyhow!("{e}"))?);
     let mut polls = tokio::task::JoinSet::new();
     for (kind, url) in sources {
-        let (client, turns) = (client.clone(), turns.clone());
+        let (client, turns, list_items) = (client.clone(), turns.clone(), list_items.clone());
         polls.spawn(async move {
             let _turn = turns.acquire().await?;
             let mut response = client.get(&url).send().await.with_context(|| format!("GET {url}"))?;
@@ -66,7 +67,11 @@ async fn run(sources: Vec<(Kind, String)>, concurrency: usize, parse: bool) -> a
             while let Some(chunk) = response.chunk().await.with_context(|| format!("GET {url}"))? {
                 body.extend_from_slice(&chunk);
             }
-            Ok::<_, anyhow::Error>(if parse { parsed_items(&kind, body).with_context(|| url)? } else { 0 })
+            Ok::<_, anyhow::Error>(if parse {
+                parsed_items(&kind, body, &list_items).with_context(|| url)?
+            } else {
+                0
+            })
         });
     }
     let (mut bodies, mut items) = (0, 0);
@@ -77,7 +82,7 @@ async fn run(sources: Vec<(Kind, String)>, concurrency: usize, parse: bool) -> a
     Ok((bodies, items))
 }
 
-fn parsed_items(kind: &Kind, body: Vec<u8>) -> anyhow::Result<usize> {
+fn parsed_items(kind: &Kind, body: Vec<u8>, list_items: &scraper::Selector) -> anyhow::Result<usize> {
     Ok(match kind {
         Kind::Feed => {
             let feed = feed_rs::parser::Builder::new()
@@ -97,8 +102,7 @@ fn parsed_items(kind: &Kind, body: Vec<u8>) -> anyhow::Result<usize> {
                 Ok(text) => text,
                 Err(e) => encoding_rs::SHIFT_JIS.decode(e.as_bytes()).0.into_owned(),
             };
-            let items = scraper::Selector::parse("li").map_err(|e| anyhow::anyhow!("{e}"))?;
-            scraper::Html::parse_document(&text).select(&items).count()
+            scraper::Html::parse_document(&text).select(list_items).count()
         }
     })
 }
