@@ -70,13 +70,14 @@ fn feed_url(id: &str) -> url::Url {
 fn all_items(config: &Config) -> Vec<(String, Item)> {
     let mut out = Vec::new();
     for (id, file, ctype) in FEEDS {
-        let got =
-            extract::feed::extract(id, &capture(file), Some(ctype), &feed_url(id), 1000).expect("a capture parses");
+        let got = extract::feed::extract(id, &capture(file), Some(ctype), &feed_url(id), 1000, extract::Depth::Full)
+            .expect("a capture parses");
         out.extend(got.items.into_iter().map(|i| (id.to_owned(), i)));
     }
     let (source, html, today) = mofa(config);
     let SourceKind::Page(sel) = &source.kind else { unreachable!("mofa is a page") };
-    let got = extract::page::extract("mofa", &html, &source.url, sel, 1000, today).expect("the capture parses");
+    let got = extract::page::extract("mofa", &html, &source.url, sel, 1000, today, extract::Depth::Full)
+        .expect("the capture parses");
     out.extend(got.items.into_iter().map(|i| ("mofa".to_owned(), i)));
     out
 }
@@ -94,7 +95,10 @@ fn feeds(c: &mut Criterion) {
         let url = feed_url(id);
         group.throughput(Throughput::Bytes(bytes.len() as u64));
         group.bench_with_input(BenchmarkId::from_parameter(file), &bytes, |b, bytes| {
-            b.iter(|| extract::feed::extract(id, black_box(bytes), Some(ctype), &url, 1000).expect("parses"))
+            b.iter(|| {
+                extract::feed::extract(id, black_box(bytes), Some(ctype), &url, 1000, extract::Depth::Full)
+                    .expect("parses")
+            })
         });
     }
     group.finish();
@@ -107,7 +111,10 @@ fn page(c: &mut Criterion) {
     let mut group = c.benchmark_group("page");
     group.throughput(Throughput::Bytes(html.len() as u64));
     group.bench_function("mofa.html", |b| {
-        b.iter(|| extract::page::extract("mofa", black_box(&html), &source.url, sel, 1000, today).expect("parses"))
+        b.iter(|| {
+            extract::page::extract("mofa", black_box(&html), &source.url, sel, 1000, today, extract::Depth::Full)
+                .expect("parses")
+        })
     });
     group.finish();
 }

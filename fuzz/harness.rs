@@ -11,7 +11,7 @@ use chrono::NaiveDate;
 use url::Url;
 
 use kisha::config::{Css, PageSelectors};
-use kisha::extract::{Extracted, Item};
+use kisha::extract::{Depth, ExtractError, Extracted, Item};
 use kisha::text::{MAX_SUMMARY_CHARS, MAX_TITLE_CHARS};
 
 /// The item cap the extractors are fuzzed with.
@@ -68,9 +68,19 @@ pub fn feed_extract(data: &[u8]) {
         None => (None, data),
     };
     let base = Url::parse("https://www.mod.go.jp/j/rss/news.xml").expect("static URL");
-    if let Ok(out) = kisha::extract::feed::extract("fuzz", body, content_type, &base, MAX_ITEMS) {
+    let read = |depth| kisha::extract::feed::extract("fuzz", body, content_type, &base, MAX_ITEMS, depth);
+    if let Ok(out) = read(Depth::Full) {
         check_items(&out);
+        same_identities(&out, read(Depth::Listing));
     }
+}
+
+/// A baseline's read (only what a listing keeps) finds the items of a full
+/// read, with the same ids and titles.
+fn same_identities(full: &Extracted, listing: Result<Extracted, ExtractError>) {
+    let listing = listing.expect("a listing read failed where a full read did not");
+    let identities = |x: &Extracted| x.items.iter().map(|i| (i.id.clone(), i.title.clone())).collect::<Vec<_>>();
+    assert_eq!(identities(&listing), identities(full), "a listing read changed what identifies an item");
 }
 
 fn css(s: &str) -> Css {
@@ -90,8 +100,10 @@ pub fn page_extract(data: &[u8]) {
         summary: Some(css("p")),
     };
     let base = Url::parse("https://www.mofa.go.jp/mofaj/press/release/index.html").expect("static URL");
-    if let Ok(out) = kisha::extract::page::extract("fuzz", &decoded.text, &base, &sel, MAX_ITEMS, day()) {
+    let read = |depth| kisha::extract::page::extract("fuzz", &decoded.text, &base, &sel, MAX_ITEMS, day(), depth);
+    if let Ok(out) = read(Depth::Full) {
         check_items(&out);
+        same_identities(&out, read(Depth::Listing));
     }
     let text = kisha::extract::html_text(&decoded.text);
     assert!(text.len() <= decoded.text.len() * 3 + 16, "html_text grew the text");

@@ -142,12 +142,17 @@ async fn items_of(
 ) -> anyhow::Result<Vec<Inspected>> {
     let today = jst_date(Utc::now());
     let extracted = match &source.kind {
-        SourceKind::Feed => {
-            extract::feed::extract(&source.id, &body.bytes, body.content_type.as_deref(), &body.url, max_items)?
-        }
+        SourceKind::Feed => extract::feed::extract(
+            &source.id,
+            &body.bytes,
+            body.content_type.as_deref(),
+            &body.url,
+            max_items,
+            extract::Depth::Full,
+        )?,
         SourceKind::Page(sel) => {
             let text = decode::decode(&body.bytes, body.content_type.as_deref()).text;
-            extract::page::extract(&source.id, &text, &body.url, sel, max_items, today)?
+            extract::page::extract(&source.id, &text, &body.url, sel, max_items, today, extract::Depth::Full)?
         }
     };
     let mut out = Vec::new();

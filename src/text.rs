@@ -23,31 +23,46 @@ pub const MAX_SUMMARY_CHARS: usize = 2_000;
 /// character ([`nfkc_char`]); only text with anything else goes through the
 /// normalizer, which costs a table lookup per character.
 pub fn nfkc(s: &str) -> Cow<'_, str> {
+    let mut out = String::new();
+    if nfkc_to(s, &mut out) { Cow::Owned(out) } else { Cow::Borrowed(s) }
+}
+
+/// Appends the NFKC form of `s` to `out` if it differs from `s`, and says
+/// whether it did; `out` is left as it was otherwise.
+fn nfkc_to(s: &str, out: &mut String) -> bool {
     if s.is_ascii() {
-        return Cow::Borrowed(s);
+        return false;
     }
     // The characters that change are written as they come; the runs between
     // them are copied whole.
-    let mut changed: Option<String> = None;
+    let mark = out.len();
+    let mut changed = false;
     let mut copied = 0;
     for (at, c) in s.char_indices() {
         let Some(n) = nfkc_char(c) else {
-            return ComposingNormalizerBorrowed::new_nfkc().normalize(s);
+            out.truncate(mark);
+            return match ComposingNormalizerBorrowed::new_nfkc().normalize(s) {
+                Cow::Owned(normal) => {
+                    out.push_str(&normal);
+                    true
+                }
+                Cow::Borrowed(_) => false,
+            };
         };
         if n != c {
-            let out = changed.get_or_insert_with(|| String::with_capacity(s.len()));
+            if !changed {
+                out.reserve(s.len());
+                changed = true;
+            }
             out.push_str(&s[copied..at]);
             out.push(n);
             copied = at + c.len_utf8();
         }
     }
-    match changed {
-        Some(mut out) => {
-            out.push_str(&s[copied..]);
-            Cow::Owned(out)
-        }
-        None => Cow::Borrowed(s),
+    if changed {
+        out.push_str(&s[copied..]);
     }
+    changed
 }
 
 /// The NFKC form of `c` where it is one character known without the
@@ -77,13 +92,24 @@ fn nfkc_char(c: char) -> Option<char> {
 /// The form used for matching: NFKC, lower case, and the wave dashes and
 /// tildes that NFKC leaves apart (`〜`, `～`, `~`) folded into `~`.
 pub fn fold(s: &str) -> String {
-    let mut out = nfkc(s).into_owned();
+    let mut out = String::new();
+    fold_into(s, &mut out);
+    out
+}
+
+/// [`fold`] written into `out`, which is cleared first: one buffer can serve
+/// every title of a listing.
+pub fn fold_into(s: &str, out: &mut String) {
+    out.clear();
+    if !nfkc_to(s, out) {
+        out.push_str(s);
+    }
     // ASCII is lowered in place. Only text with a character that may have
     // case or is a wave dash (rare in a Japanese title) is written again,
     // from that character on.
     let Some(at) = out.find(|c: char| !(c.is_ascii() || (is_caseless_cjk(c) && c != '〜'))) else {
         out.make_ascii_lowercase();
-        return out;
+        return;
     };
     let rest = out.split_off(at);
     out.make_ascii_lowercase();
@@ -95,7 +121,6 @@ pub fn fold(s: &str) -> String {
             c => out.extend(c.to_lowercase()),
         }
     }
-    out
 }
 
 /// Kana, CJK ideographs and the CJK symbols and punctuation before them
@@ -412,6 +437,7 @@ mod tests {
 
     #[test]
     fn fold_is_the_lower_case_of_the_normal_form() {
+        let mut buffer = String::from("a text folded before");
         for s in [
             "日米「２＋２」ＡＢＣ",
             "ABC 日米",
@@ -424,10 +450,16 @@ mod tests {
             "日本〜Ä",
             "防衛İ",
             "、「Ｘ」∼ＹÉ",
+            "ｶﾞｲﾑ省",
+            "",
         ] {
             let folded: String =
                 normalizer(s).chars().flat_map(char::to_lowercase).collect::<String>().replace(['〜', '∼'], "~");
             assert_eq!(fold(s), folded, "{s}");
+            // One buffer for every text, as a listing's titles share one:
+            // nothing of the text before it is left.
+            fold_into(s, &mut buffer);
+            assert_eq!(buffer, folded, "{s} in a used buffer");
         }
     }
 

@@ -16,12 +16,12 @@ use crate::store::{Problem, SourceState, hash64};
 /// 「日仏防衛相会談について」), so this counts only as a mass move: at least
 /// three such items, and at least half of what is new.
 pub(super) fn moved_items<'a>(last: &[Listed], listing: &[Listed], new: &[&'a Item]) -> Vec<&'a Item> {
-    if new.is_empty() {
+    // A first poll has no last listing: nothing can have left it.
+    if new.is_empty() || last.is_empty() {
         return Vec::new();
     }
-    let current: std::collections::HashSet<u64> = listing.iter().map(|l| l.id).collect();
-    let gone: std::collections::HashSet<u64> =
-        last.iter().filter(|l| !current.contains(&l.id)).map(|l| l.title).collect();
+    let current: foldhash::HashSet<u64> = listing.iter().map(|l| l.id).collect();
+    let gone: foldhash::HashSet<u64> = last.iter().filter(|l| !current.contains(&l.id)).map(|l| l.title).collect();
     // A first poll, or one where nothing left the listing: no title to fold.
     if gone.is_empty() {
         return Vec::new();

@@ -28,7 +28,7 @@ use crate::clock::Clock;
 use crate::config::{Config, FirstRun, Source, SourceKind};
 use crate::dates::jst_date;
 use crate::enrich::Enricher;
-use crate::extract::{self, Extracted, Item};
+use crate::extract::{self, Depth, Extracted, Item};
 use crate::fetch::{Fetched, Fetcher};
 use crate::matcher::Matcher;
 use crate::outbox::{Entry, Queued};
@@ -176,14 +176,15 @@ fn extract_items(
     body: &crate::fetch::Body,
     now: DateTime<Utc>,
     max_items: usize,
+    depth: Depth,
 ) -> Result<Extracted, extract::ExtractError> {
     match &source.kind {
         SourceKind::Feed => {
-            extract::feed::extract(&source.id, &body.bytes, body.content_type.as_deref(), &body.url, max_items)
+            extract::feed::extract(&source.id, &body.bytes, body.content_type.as_deref(), &body.url, max_items, depth)
         }
         SourceKind::Page(sel) => {
             let decoded = crate::fetch::decode::decode(&body.bytes, body.content_type.as_deref());
-            extract::page::extract(&source.id, &decoded.text, &body.url, sel, max_items, jst_date(now))
+            extract::page::extract(&source.id, &decoded.text, &body.url, sel, max_items, jst_date(now), depth)
         }
     }
 }
@@ -287,17 +288,30 @@ async fn poll_source_inner(ctx: &Context, source: &Source) -> anyhow::Result<(Ou
             return record_failure(ctx, source, state, &before, e.to_string(), retry_after, now).await;
         }
     };
+    // A stored listing that cannot be read (a record cut by a disk fault)
+    // would fail every poll of its source. This poll records the listing
+    // afresh instead, as a baseline: what the lost part held cannot be told
+    // from what is new, and mailing all of it would flood the inbox. The
+    // part still readable stands for the last listing, so what left it
+    // keeps its record.
+    let (last, unreadable) = store.last_listing(&source.id)?;
+    if let Some(detail) = &unreadable {
+        warn!(source = %source.id, url = %source.url, "store: unable to decode the listing of source `{}`: {detail}; recording the listing again, mailing nothing from this poll", source.id);
+    }
+    let baseline = unreadable.is_some() || (!state.baseline_done && ctx.config.first_run == FirstRun::Baseline);
+    // A baseline mails nothing: it reads only what its listing keeps.
+    let depth = if baseline { Depth::Listing } else { Depth::Full };
     // Parsing is CPU work. A big document is parsed off the async thread, so
     // it never stalls the other sources' requests (or their timeouts); a
     // small one here (about a millisecond at most: `cargo bench`, a 64 KiB
     // listing page), which spares a thread handoff and a second malloc arena.
     let validators = body.validators.clone();
     let parsed = if body.bytes.len() <= PARSE_INLINE_BYTES {
-        let parse = || extract_items(source, &body, now, settings.max_items);
+        let parse = || extract_items(source, &body, now, settings.max_items, depth);
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(parse)).map_err(|_| "panicked".to_owned())
     } else {
         let (source, max_items) = (source.clone(), settings.max_items);
-        tokio::task::spawn_blocking(move || extract_items(&source, &body, now, max_items))
+        tokio::task::spawn_blocking(move || extract_items(&source, &body, now, max_items, depth))
             .await
             .map_err(|e| e.to_string())
     };
@@ -341,18 +355,7 @@ async fn poll_source_inner(ctx: &Context, source: &Source) -> anyhow::Result<(Ou
         debug!(source = %source.id, refused = extracted.refused_links, "links that are not http(s) were dropped");
     }
 
-    // A stored listing that cannot be read (a record cut by a disk fault)
-    // would fail every poll of its source. This poll records the listing
-    // afresh instead, as a baseline: what the lost part held cannot be told
-    // from what is new, and mailing all of it would flood the inbox. The
-    // part still readable stands for the last listing, so what left it
-    // keeps its record.
-    let (last, unreadable) = store.last_listing(&source.id)?;
-    if let Some(detail) = &unreadable {
-        warn!(source = %source.id, url = %source.url, "store: unable to decode the listing of source `{}`: {detail}; recording the listing again, mailing nothing from this poll", source.id);
-    }
-    let baseline = unreadable.is_some() || (!state.baseline_done && ctx.config.first_run == FirstRun::Baseline);
-    let listing: Vec<Listed> = extracted.items.iter().map(Listed::of).collect();
+    let listing = Listed::all(&extracted.items);
     let new = store.unseen(extracted.items.iter().zip(listing.iter().map(|l| l.id)), &last, !baseline)?;
     // A site that moves its pages lists the same titles under new URLs: those
     // items are recorded, not mailed, and the move is reported once. Not

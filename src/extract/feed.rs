@@ -25,7 +25,7 @@ use feed_rs::parser::{self, ParseErrorKind, ParseFeedError};
 use tracing::warn;
 use url::Url;
 
-use super::{ExtractError, Extracted, Item, canonical_url, html_text, markup};
+use super::{Depth, ExtractError, Extracted, Item, canonical_url, html_text, markup};
 use crate::dates::{date_in_url, jst_date, parse_feed_timestamp};
 use crate::text::{MAX_SUMMARY_CHARS, MAX_TITLE_CHARS, one_line_owned};
 
@@ -129,13 +129,14 @@ fn parse_leniently(
     Err(ExtractError::Feed(first))
 }
 
-/// Extracts the items of a feed.
+/// Extracts the items of a feed, to `depth`.
 pub fn extract(
     source_id: &str,
     bytes: &[u8],
     content_type: Option<&str>,
     base: &Url,
     max_items: usize,
+    depth: Depth,
 ) -> Result<Extracted, ExtractError> {
     let (bytes, cut_off) = markup::cap_entries(bytes, max_items.saturating_mul(2));
     let bytes = match markup::rdf_about_links(&bytes) {
@@ -160,10 +161,16 @@ pub fn extract(
             continue;
         }
         let published = entry.published.or(entry.updated);
-        let date = published.map(jst_date).or_else(|| url.as_ref().and_then(|u| date_in_url(u.as_str())));
+        // To a listing, an item's date matters only where it is part of
+        // its identity: when it has no link (`Item::new`).
+        let date = (depth == Depth::Full || url.is_none())
+            .then(|| published.map(jst_date).or_else(|| url.as_ref().and_then(|u| date_in_url(u.as_str()))))
+            .flatten();
         let mut item = Item::new(source_id, url, title, date);
         item.published = published;
-        item.summary = entry.summary.map(|s| text_line(s.content, MAX_SUMMARY_CHARS)).filter(|s| !s.is_empty());
+        if depth == Depth::Full {
+            item.summary = entry.summary.map(|s| text_line(s.content, MAX_SUMMARY_CHARS)).filter(|s| !s.is_empty());
+        }
         out.items.push(item);
     }
     let mut out = out.finish(max_items);
@@ -195,7 +202,8 @@ mod tests {
             <item><title>  日米防衛相会談
               について </title><link>/j/approach/2026/0722_fra-j.html</link><guid>x</guid>
             <pubDate>Wed, 22 Jul 2026 18:02:36 +0900</pubDate></item></channel></rss>"#;
-        let out = extract("mod", xml.as_bytes(), None, &base("https://www.mod.go.jp/j/rss/news.xml"), 100).unwrap();
+        let out = extract("mod", xml.as_bytes(), None, &base("https://www.mod.go.jp/j/rss/news.xml"), 100, Depth::Full)
+            .unwrap();
         let item = &out.items[0];
         assert_eq!(item.title, "日米防衛相会談 について");
         assert_eq!(item.id, "https://www.mod.go.jp/j/approach/2026/0722_fra-j.html");
@@ -209,7 +217,7 @@ mod tests {
             <entry><title>A</title><link href="press/release/a.html"/><id>a</id></entry>
             <entry xml:base="fp/"><title>B</title><link href="b.html"/><id>b</id></entry></feed>"#;
         let base = base("https://www.mofa.go.jp/rss/feed.xml");
-        let out = extract("mofa", atom, None, &base, 100).unwrap();
+        let out = extract("mofa", atom, None, &base, 100, Depth::Full).unwrap();
         let ids: Vec<&str> = out.items.iter().map(|i| i.id.as_str()).collect();
         assert_eq!(
             ids,
@@ -218,19 +226,19 @@ mod tests {
         // A relative xml:base is read against the feed's URL.
         let relative = br#"<feed xmlns="http://www.w3.org/2005/Atom" xml:base="/mofaj/"><title>t</title>
             <entry><title>C</title><link href="c.html"/><id>c</id></entry></feed>"#;
-        let out = extract("mofa", relative, None, &base, 100).unwrap();
+        let out = extract("mofa", relative, None, &base, 100, Depth::Full).unwrap();
         assert_eq!(out.items[0].id, "https://www.mofa.go.jp/mofaj/c.html");
         // The same in UTF-16, which feed-rs gets transcoded to UTF-8.
         let utf16: Vec<u8> = [0xff, 0xfe]
             .into_iter()
             .chain(std::str::from_utf8(relative).unwrap().encode_utf16().flat_map(u16::to_le_bytes))
             .collect();
-        let out = extract("mofa", &utf16, None, &base, 100).unwrap();
+        let out = extract("mofa", &utf16, None, &base, 100, Depth::Full).unwrap();
         assert_eq!(out.items[0].id, "https://www.mofa.go.jp/mofaj/c.html");
         // Without xml:base, relative links are joined to the feed's URL.
         let plain = br#"<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title>
             <entry><title>D</title><link href="d.html"/><id>d</id></entry></feed>"#;
-        let out = extract("mofa", plain, None, &base, 100).unwrap();
+        let out = extract("mofa", plain, None, &base, 100, Depth::Full).unwrap();
         assert_eq!(out.items[0].id, "https://www.mofa.go.jp/rss/d.html");
     }
 
@@ -240,7 +248,8 @@ mod tests {
             <item><title>A</title><link/><guid isPermaLink="false">item_1</guid></item>
             <item><title>B</title><link>https://www.kantei.go.jp/b.html</link><guid isPermaLink="false">item_2</guid></item>
             </channel></rss>"#;
-        let out = extract("kantei", xml, None, &base("https://www.kantei.go.jp/index-jnews.rdf"), 100).unwrap();
+        let out =
+            extract("kantei", xml, None, &base("https://www.kantei.go.jp/index-jnews.rdf"), 100, Depth::Full).unwrap();
         assert_eq!(out.items.len(), 2);
         assert!(out.items[0].id.starts_with("nolink:kantei:"), "{}", out.items[0].id);
         assert_eq!(out.items[0].url, None);
@@ -251,7 +260,7 @@ mod tests {
     fn javascript_links_are_refused() {
         let xml = br#"<rss version="2.0"><channel><title>t</title>
             <item><title>A</title><link>javascript:alert(1)</link></item></channel></rss>"#;
-        let out = extract("s", xml, None, &base("https://example.go.jp/feed"), 100).unwrap();
+        let out = extract("s", xml, None, &base("https://example.go.jp/feed"), 100, Depth::Full).unwrap();
         assert_eq!(out.items[0].url, None);
         assert_eq!(out.refused_links, 1);
     }
@@ -266,6 +275,7 @@ mod tests {
             Some("application/xml; charset=Shift_JIS"),
             &base("https://www.mlit.go.jp/f.rdf"),
             100,
+            Depth::Full,
         )
         .unwrap();
         assert_eq!(out.items[0].title, "国土交通省");
@@ -273,7 +283,8 @@ mod tests {
 
     #[test]
     fn broken_xml_is_a_clear_error() {
-        let e = extract("s", b"<html><body>Not found</body></html>", None, &base("https://e.go.jp/f"), 10).unwrap_err();
+        let e = extract("s", b"<html><body>Not found</body></html>", None, &base("https://e.go.jp/f"), 10, Depth::Full)
+            .unwrap_err();
         assert!(e.to_string().contains("kind = \"page\""), "{e}");
         let e = extract(
             "s",
@@ -281,6 +292,7 @@ mod tests {
             None,
             &base("https://e.go.jp/f"),
             10,
+            Depth::Full,
         )
         .unwrap_err();
         assert!(e.to_string().starts_with("unable to parse feed"), "{e}");
@@ -293,7 +305,8 @@ mod tests {
             <item rdf:about="https://www.kantei.go.jp/jp/a.html"><title>A</title></item>
             <item rdf:about="https://www.kantei.go.jp/jp/b.html"><title>B</title><link>https://www.kantei.go.jp/jp/b2.html</link></item>
             </rdf:RDF>"#;
-        let out = extract("kantei", xml, None, &base("https://www.kantei.go.jp/index-jnews.rdf"), 100).unwrap();
+        let out =
+            extract("kantei", xml, None, &base("https://www.kantei.go.jp/index-jnews.rdf"), 100, Depth::Full).unwrap();
         let ids: Vec<_> = out.items.iter().map(|i| i.id.as_str()).collect();
         assert_eq!(ids, ["https://www.kantei.go.jp/jp/a.html", "https://www.kantei.go.jp/jp/b2.html"]);
     }
@@ -301,11 +314,11 @@ mod tests {
     #[test]
     fn a_bare_ampersand_and_a_truncated_feed_are_repaired() {
         let amp = b"<rss version=\"2.0\"><channel><title>t</title><item><title>A & B</title><link>https://e.go.jp/1</link></item></channel></rss>";
-        let out = extract("s", amp, None, &base("https://e.go.jp/f"), 10).unwrap();
+        let out = extract("s", amp, None, &base("https://e.go.jp/f"), 10, Depth::Full).unwrap();
         assert_eq!(out.items[0].title, "A & B");
         assert!(out.note.as_deref().unwrap().contains("bare `&`"));
         let cut = b"<rss version=\"2.0\"><channel><title>t</title><item><title>A</title><link>https://e.go.jp/1</link></item><item><title>B</ti";
-        let out = extract("s", cut, None, &base("https://e.go.jp/f"), 10).unwrap();
+        let out = extract("s", cut, None, &base("https://e.go.jp/f"), 10, Depth::Full).unwrap();
         assert_eq!(out.items.len(), 1);
         assert!(out.note.as_deref().unwrap().contains("last whole item"));
     }
@@ -313,8 +326,37 @@ mod tests {
     #[test]
     fn utf8_under_a_shift_jis_declaration_is_read_as_utf8() {
         let xml = "<?xml version=\"1.0\" encoding=\"Shift_JIS\"?><rss version=\"2.0\"><channel><title>t</title><item><title>防衛省の報道発表について</title><link>https://e.go.jp/1</link></item></channel></rss>";
-        let out = extract("s", xml.as_bytes(), None, &base("https://e.go.jp/f"), 10).unwrap();
+        let out = extract("s", xml.as_bytes(), None, &base("https://e.go.jp/f"), 10, Depth::Full).unwrap();
         assert_eq!(out.items[0].title, "防衛省の報道発表について");
+    }
+
+    /// A listing read keeps what a listing keeps: the same items, ids and
+    /// titles as a full read, on the real captures and on a feed whose item
+    /// has no link (its date is part of its id); nothing else.
+    #[test]
+    fn a_listing_read_keeps_every_identity() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/captures");
+        let nolink = br#"<rss version="2.0"><channel><title>t</title>
+            <item><title>A</title><pubDate>Wed, 22 Jul 2026 18:02:36 +0900</pubDate><description>d</description></item>
+            <item><title>B</title><link>https://e.go.jp/b.html</link><pubDate>Wed, 22 Jul 2026 18:02:36 +0900</pubDate><description>d</description></item>
+            </channel></rss>"#;
+        let mut feeds = vec![("nolink".to_owned(), nolink.to_vec())];
+        for file in ["digital.xml", "kantei.xml", "mhlw.xml", "mlit.xml", "mod.xml"] {
+            feeds.push((file.to_owned(), std::fs::read(dir.join(file)).unwrap()));
+        }
+        for (name, bytes) in feeds {
+            let base = base("https://www.e.go.jp/feed.xml");
+            let full = extract("s", &bytes, None, &base, 1000, Depth::Full).unwrap();
+            let listing = extract("s", &bytes, None, &base, 1000, Depth::Listing).unwrap();
+            let identity = |x: &Extracted| x.items.iter().map(|i| (i.id.clone(), i.title.clone())).collect::<Vec<_>>();
+            assert!(!full.items.is_empty(), "{name}");
+            assert_eq!(identity(&listing), identity(&full), "{name}");
+            assert!(full.items.iter().any(|i| i.summary.is_some() || i.date.is_some()), "{name}: a full read has more");
+            for i in &listing.items {
+                assert_eq!(i.summary, None, "{name}");
+                assert_eq!(i.date.is_some(), i.url.is_none() && i.published.is_some(), "{name}: {}", i.id);
+            }
+        }
     }
 
     /// An RSS 2.0 feed of `n` items.
@@ -329,17 +371,17 @@ mod tests {
         // Past item 20 (twice the cap) every title holds a bare `&`: parsed,
         // they would need the repair, and say so in the note.
         let xml = rss_items(10_000).replacen("<title>T20</title>", "<title>T20 & more</title>", 1);
-        let out = extract("s", xml.as_bytes(), None, &base("https://e.go.jp/f"), 10).unwrap();
+        let out = extract("s", xml.as_bytes(), None, &base("https://e.go.jp/f"), 10, Depth::Full).unwrap();
         assert_eq!((out.items.len(), out.over_cap), (10, 9_990));
         assert_eq!(out.note, None, "the items past the cut were never parsed");
-        let whole = extract("s", xml.as_bytes(), None, &base("https://e.go.jp/f"), 10_000).unwrap();
+        let whole = extract("s", xml.as_bytes(), None, &base("https://e.go.jp/f"), 10_000, Depth::Full).unwrap();
         assert!(whole.note.is_some(), "the bare `&` needs a repair when parsed");
     }
 
     #[test]
     fn the_item_cap_holds() {
         let xml = rss_items(50);
-        let out = extract("s", xml.as_bytes(), None, &base("https://e.go.jp/f"), 10).unwrap();
+        let out = extract("s", xml.as_bytes(), None, &base("https://e.go.jp/f"), 10, Depth::Full).unwrap();
         assert_eq!((out.items.len(), out.over_cap), (10, 40));
     }
 }

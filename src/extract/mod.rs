@@ -69,6 +69,18 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// How much of each item to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Depth {
+    /// What a listing keeps: the identity and the title. A baseline poll
+    /// records its items and mails none of them, so it reads no dates,
+    /// times or summaries; its items are never news later (they are in the
+    /// listing), so nothing of theirs is ever shown.
+    Listing,
+    /// Everything a digest shows: the date, the time and the summary too.
+    Full,
+}
+
 /// The items of one answer, plus what was noticed on the way.
 #[derive(Debug, Default)]
 pub struct Extracted {
@@ -88,7 +100,7 @@ impl Extracted {
     fn finish(mut self, max_items: usize) -> Extracted {
         // A listing may repeat an item (a "new" box and the list): keep the first.
         let first: Vec<bool> = {
-            let mut seen = std::collections::HashSet::with_capacity(self.items.len());
+            let mut seen = foldhash::HashSet::with_capacity_and_hasher(self.items.len(), Default::default());
             self.items.iter().map(|i| seen.insert(i.id.as_str())).collect()
         };
         let mut first = first.into_iter();

@@ -11,17 +11,24 @@
 //! counted, not read. The text of `<script>` and `<style>` is never part of a
 //! title.
 
+use std::sync::LazyLock;
+
 use chrono::NaiveDate;
-use scraper::{ElementRef, Html};
+use scraper::{ElementRef, Html, Selector};
 use url::Url;
 
-use super::{ExtractError, Extracted, Item, MAX_HTML_DEPTH, MAX_PAGE_BYTES, canonical_url, cut, markup, visible_text};
+use super::{
+    Depth, ExtractError, Extracted, Item, MAX_HTML_DEPTH, MAX_PAGE_BYTES, canonical_url, cut, markup, visible_text,
+};
 use crate::config::PageSelectors;
 use crate::dates::{date_in_url, find_date};
 use crate::text::{MAX_SUMMARY_CHARS, MAX_TITLE_CHARS, one_line_owned};
 
-/// Extracts the items of a listing page. `today` (JST) gives the year to
-/// dates written without one.
+/// A page's `<base href>`, which changes what its relative links mean.
+static BASE_HREF: LazyLock<Selector> = LazyLock::new(|| Selector::parse("base[href]").expect("static selector"));
+
+/// Extracts the items of a listing page, to `depth`. `today` (JST) gives the
+/// year to dates written without one.
 pub fn extract(
     source_id: &str,
     html: &str,
@@ -29,6 +36,7 @@ pub fn extract(
     sel: &PageSelectors,
     max_items: usize,
     today: NaiveDate,
+    depth: Depth,
 ) -> Result<Extracted, ExtractError> {
     if html.trim().is_empty() {
         return Err(ExtractError::Page("empty body".into()));
@@ -45,9 +53,8 @@ pub fn extract(
         )));
     }
     let doc = Html::parse_document(html);
-    // A <base href> changes what relative links mean.
     let base = doc
-        .select(&scraper::Selector::parse("base[href]").expect("static selector"))
+        .select(&BASE_HREF)
         .next()
         .and_then(|b| b.value().attr("href"))
         .and_then(|h| canonical_url(h, base))
@@ -73,9 +80,13 @@ pub fn extract(
         }
         let title_el = element.select(&sel.title.selector).next();
         let title = one_line_owned(title_el.map(visible_text).unwrap_or_default(), MAX_TITLE_CHARS);
-        let href = element
-            .select(&sel.link.selector)
-            .find_map(|a| a.value().attr("href"))
+        // The link is the first element the link selector finds with an
+        // `href`. Under the title's selector (`a` for both, most often) that
+        // is the title's element when it has one: not looked for again.
+        let href = title_el
+            .filter(|_| sel.link.text == sel.title.text)
+            .and_then(|a| a.value().attr("href"))
+            .or_else(|| element.select(&sel.link.selector).find_map(|a| a.value().attr("href")))
             .or_else(|| sel.link.selector.matches(&element).then(|| element.value().attr("href")).flatten());
         let url = href.and_then(|h| canonical_url(h, &base));
         if url.is_none() && href.is_some_and(|h| !h.trim().is_empty()) {
@@ -84,19 +95,25 @@ pub fn extract(
         if title.is_empty() && url.is_none() {
             continue;
         }
-        let own_date = sel
-            .date
-            .as_ref()
-            .and_then(|d| element.select(&d.selector).next())
-            .and_then(|d| find_date(&visible_text(d), Some(today)));
-        let date = own_date.or(heading_date).or_else(|| url.as_ref().and_then(|u| date_in_url(u.as_str())));
-        let mut item = Item::new(source_id, url, title, date);
-        item.summary = sel
-            .summary
-            .as_ref()
-            .and_then(|s| element.select(&s.selector).next())
-            .map(|s| one_line_owned(visible_text(s), MAX_SUMMARY_CHARS))
-            .filter(|s| !s.is_empty());
+        // To a listing, an item's date matters only where it is part of
+        // its identity: when it has no link (`Item::new`).
+        let date = (depth == Depth::Full || url.is_none()).then(|| {
+            let own_date = sel
+                .date
+                .as_ref()
+                .and_then(|d| element.select(&d.selector).next())
+                .and_then(|d| find_date(&visible_text(d), Some(today)));
+            own_date.or(heading_date).or_else(|| url.as_ref().and_then(|u| date_in_url(u.as_str())))
+        });
+        let mut item = Item::new(source_id, url, title, date.flatten());
+        if depth == Depth::Full {
+            item.summary = sel
+                .summary
+                .as_ref()
+                .and_then(|s| element.select(&s.selector).next())
+                .map(|s| one_line_owned(visible_text(s), MAX_SUMMARY_CHARS))
+                .filter(|s| !s.is_empty());
+        }
         out.items.push(item);
     }
     Ok(out.finish(max_items))
@@ -126,6 +143,51 @@ mod tests {
         s.parse().unwrap()
     }
 
+    /// A listing read keeps the items, ids and titles of a full read, on the
+    /// MOFA capture and on items without a link, whose date (their own or
+    /// their heading's) is part of their id; no other date, no summary.
+    #[test]
+    fn a_listing_read_keeps_every_identity() {
+        let mofa = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/captures/mofa.html"),
+        )
+        .unwrap();
+        let nolink = r#"<h3>8月19日付</h3><ul>
+            <li><span class="d">2026年8月18日</span><a>Own date</a><p>s</p></li>
+            <li><a>Heading date</a><p>s</p></li>
+            <li><span class="d">2026年8月17日</span><a href="/c.html">Linked</a><p>s</p></li></ul>"#;
+        let with_summary = PageSelectors { summary: Some(css("p")), ..selectors("ul li", Some("span.d"), Some("h3")) };
+        let pages =
+            [(mofa.as_str(), selectors("#pressrelease dd li", None, Some("dt.list-title"))), (nolink, with_summary)];
+        for (html, sel) in &pages {
+            let base = Url::parse("https://www.mofa.go.jp/mofaj/press/release/index.html").unwrap();
+            let read = |depth| extract("s", html, &base, sel, 1000, day("2026-08-20"), depth).unwrap();
+            let (full, listing) = (read(Depth::Full), read(Depth::Listing));
+            let identity = |x: &Extracted| x.items.iter().map(|i| (i.id.clone(), i.title.clone())).collect::<Vec<_>>();
+            assert!(full.items.len() >= 3);
+            assert_eq!(identity(&listing), identity(&full));
+            assert!(full.items.iter().all(|i| i.date.is_some()));
+            for i in &listing.items {
+                assert_eq!((i.summary.is_some(), i.date.is_some()), (false, i.url.is_none()), "{}", i.title);
+            }
+        }
+    }
+
+    #[test]
+    fn the_link_is_the_first_match_with_an_href() {
+        let html =
+            r#"<ul><li><a name="top">Title</a> <a href="/r.html">more</a></li><li><a href="/s.html">S</a></li></ul>"#;
+        let base = Url::parse("https://e.go.jp/list.html").unwrap();
+        let out = extract("s", html, &base, &selectors("li", None, None), 10, day("2026-08-20"), Depth::Full).unwrap();
+        let got: Vec<_> = out.items.iter().map(|i| (i.title.as_str(), i.url.as_deref())).collect();
+        assert_eq!(got, [("Title", Some("https://e.go.jp/r.html")), ("S", Some("https://e.go.jp/s.html"))]);
+        // Under selectors of their own, the title's element is not the link's.
+        let html = r#"<ul><li><a href="/first.html">icon</a><a class="t" href="/t.html">Title</a></li></ul>"#;
+        let sel = PageSelectors { title: css("a.t"), ..selectors("li", None, None) };
+        let out = extract("s", html, &base, &sel, 10, day("2026-08-20"), Depth::Full).unwrap();
+        assert_eq!(out.items[0].url.as_deref(), Some("https://e.go.jp/first.html"));
+    }
+
     #[test]
     fn dates_from_a_heading_before_the_group() {
         let html = r#"<div id="pressrelease"><dl>
@@ -140,6 +202,7 @@ mod tests {
             &selectors("#pressrelease dd li", None, Some("dt.list-title")),
             100,
             day("2027-01-06"),
+            Depth::Full,
         )
         .unwrap();
         let got: Vec<_> =
@@ -159,9 +222,16 @@ mod tests {
         let html = r#"<ul class="news"><li><span class="date">2024年6月30日</span><a href="/p/1.html">One</a></li>
             <li><a href="/j/press/news/2026/08/19a.html">Two</a></li><li><a href="/p/3.html">Three</a></li></ul>"#;
         let base = Url::parse("https://e.go.jp/").unwrap();
-        let out =
-            extract("s", html, &base, &selectors("ul.news > li", Some("span.date"), None), 100, day("2026-08-20"))
-                .unwrap();
+        let out = extract(
+            "s",
+            html,
+            &base,
+            &selectors("ul.news > li", Some("span.date"), None),
+            100,
+            day("2026-08-20"),
+            Depth::Full,
+        )
+        .unwrap();
         let dates: Vec<_> = out.items.iter().map(|i| i.date.map(|d| d.to_string())).collect();
         assert_eq!(dates, [Some("2024-06-30".into()), Some("2026-08-19".into()), None]);
     }
@@ -171,7 +241,8 @@ mod tests {
         let html =
             format!("<html><body>{}<ul><li><a href=\"/a\">A</a></li></ul></body></html>", "<div>".repeat(100_000));
         let base = Url::parse("https://e.go.jp/").unwrap();
-        let e = extract("s", &html, &base, &selectors("li", None, None), 100, day("2026-08-20")).unwrap_err();
+        let e =
+            extract("s", &html, &base, &selectors("li", None, None), 100, day("2026-08-20"), Depth::Full).unwrap_err();
         assert!(e.to_string().contains("deeper than 512"), "{e}");
     }
 
@@ -182,7 +253,8 @@ mod tests {
             "x".repeat(MAX_PAGE_BYTES)
         );
         let base = Url::parse("https://e.go.jp/").unwrap();
-        let out = extract("s", &html, &base, &selectors("li", None, None), 100, day("2026-08-20")).unwrap();
+        let out =
+            extract("s", &html, &base, &selectors("li", None, None), 100, day("2026-08-20"), Depth::Full).unwrap();
         let titles: Vec<_> = out.items.iter().map(|i| i.title.as_str()).collect();
         assert_eq!(titles, ["A"]);
         assert!(out.note.as_deref().unwrap().contains("first 4 MiB"), "{:?}", out.note);
@@ -192,7 +264,8 @@ mod tests {
     fn script_links_are_refused_and_markup_never_reaches_the_title() {
         let html = r#"<ul class="news"><li><a href="javascript:void(0)">A<script>x()</script></a></li></ul>"#;
         let base = Url::parse("https://e.go.jp/").unwrap();
-        let out = extract("s", html, &base, &selectors("ul.news li", None, None), 100, day("2026-08-20")).unwrap();
+        let out = extract("s", html, &base, &selectors("ul.news li", None, None), 100, day("2026-08-20"), Depth::Full)
+            .unwrap();
         assert_eq!(out.refused_links, 1);
         assert_eq!(out.items[0].url, None);
         assert_eq!(out.items[0].title, "A", "the script's text is not part of the title");

@@ -16,7 +16,7 @@
 //! (`https://www.mofa.go.jp/mofaj/press/release/pressit_000001_04063.html`
 //! and the like) take 20 bytes each on average instead of 67.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 use super::hash64;
 use crate::extract::Item;
@@ -35,7 +35,19 @@ pub struct Listed {
 impl Listed {
     /// An item as a listing keeps it.
     pub fn of(item: &Item) -> Listed {
-        Listed { title: hash64(&crate::text::fold(&item.title)), id: hash64(&item.id), key: Some(item.id.clone()) }
+        Listed::folding(item, &mut String::new())
+    }
+
+    /// The items of a listing as it keeps them, in order; their titles are
+    /// folded in one buffer.
+    pub fn all<'a>(items: impl IntoIterator<Item = &'a Item>) -> Vec<Listed> {
+        let mut folded = String::new();
+        items.into_iter().map(|item| Listed::folding(item, &mut folded)).collect()
+    }
+
+    fn folding(item: &Item, folded: &mut String) -> Listed {
+        crate::text::fold_into(&item.title, folded);
+        Listed { title: hash64(folded), id: hash64(&item.id), key: Some(item.id.clone()) }
     }
 }
 

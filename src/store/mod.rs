@@ -25,7 +25,7 @@
 mod check;
 pub mod listing;
 
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -795,7 +795,7 @@ mod tests {
 
     /// The items as a poll reads them.
     fn read(items: &[&Item]) -> Vec<Listed> {
-        items.iter().map(|i| Listed::of(i)).collect()
+        Listed::all(items.iter().copied())
     }
 
     /// `items` with the hashes of their ids, for [`Store::unseen`].
