@@ -22,7 +22,7 @@ pub(super) fn moved_items<'a>(last: &[Listed], listing: &[Listed], new: &[&'a It
     }
     let current: foldhash::HashSet<u64> = listing.iter().map(|l| l.id).collect();
     let gone: foldhash::HashSet<u64> = last.iter().filter(|l| !current.contains(&l.id)).map(|l| l.title).collect();
-    // A first poll, or one where nothing left the listing: no title to fold.
+    // Nothing left the listing: no title to fold.
     if gone.is_empty() {
         return Vec::new();
     }

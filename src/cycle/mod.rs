@@ -293,12 +293,12 @@ async fn poll_source_inner(ctx: &Context, source: &Source) -> anyhow::Result<(Ou
     // afresh instead, as a baseline: what the lost part held cannot be told
     // from what is new, and mailing all of it would flood the inbox. The
     // part still readable stands for the last listing, so what left it
-    // keeps its record.
-    let (last, unreadable) = store.last_listing(&source.id)?;
-    if let Some(detail) = &unreadable {
-        warn!(source = %source.id, url = %source.url, "store: unable to decode the listing of source `{}`: {detail}; recording the listing again, mailing nothing from this poll", source.id);
-    }
-    let baseline = unreadable.is_some() || (!state.baseline_done && ctx.config.first_run == FirstRun::Baseline);
+    // keeps its record. It is read before parsing, which a baseline does
+    // to less depth; a store that cannot be read fails the poll only once
+    // the body parsed, as a body that does not parse is recorded first.
+    let last_listing = store.last_listing(&source.id);
+    let unreadable_listing = matches!(&last_listing, Ok((_, Some(_))));
+    let baseline = unreadable_listing || (!state.baseline_done && ctx.config.first_run == FirstRun::Baseline);
     // A baseline mails nothing: it reads only what its listing keeps.
     let depth = if baseline { Depth::Listing } else { Depth::Full };
     // Parsing is CPU work. A big document is parsed off the async thread, so
@@ -355,6 +355,10 @@ async fn poll_source_inner(ctx: &Context, source: &Source) -> anyhow::Result<(Ou
         debug!(source = %source.id, refused = extracted.refused_links, "links that are not http(s) were dropped");
     }
 
+    let (last, unreadable) = last_listing?;
+    if let Some(detail) = &unreadable {
+        warn!(source = %source.id, url = %source.url, "store: unable to decode the listing of source `{}`: {detail}; recording the listing again, mailing nothing from this poll", source.id);
+    }
     let listing = Listed::all(&extracted.items);
     let new = store.unseen(extracted.items.iter().zip(listing.iter().map(|l| l.id)), &last, !baseline)?;
     // A site that moves its pages lists the same titles under new URLs: those

@@ -73,9 +73,11 @@ pub fn hex(bytes: &[u8]) -> String {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Depth {
     /// What a listing keeps: the identity and the title. A baseline poll
-    /// records its items and mails none of them, so it reads no dates,
-    /// times or summaries; its items are never news later (they are in the
-    /// listing), so nothing of theirs is ever shown.
+    /// records its items and mails none of them, and its items are never
+    /// news later (they are in the listing), so nothing else of theirs is
+    /// ever shown: it reads no summaries, and a date only where it is part
+    /// of an item's identity (an item without a link). A feed's timestamps
+    /// are still parsed (by feed-rs, with the entry) and kept.
     Listing,
     /// Everything a digest shows: the date, the time and the summary too.
     Full,
