@@ -73,7 +73,7 @@ fn fill(dir: &Path, total: usize, cache_mib: u64) {
 
 /// A listing as a poll reads it.
 fn listing_of(items: &[Item]) -> Vec<Listed> {
-    items.iter().map(Listed::of).collect()
+    Listed::all(items)
 }
 
 /// The number of items source `s` got in a fill of `total`.

@@ -9,7 +9,7 @@ use crate::config::Source;
 use crate::extract::Item;
 use crate::outbox::Notice;
 use crate::store::listing::Listed;
-use crate::store::{Problem, SourceState, hash64};
+use crate::store::{Problem, SourceState};
 
 /// The new items that are old items under new URLs: their title was listed
 /// last time under a URL that has now left the listing. Titles recur (every
@@ -22,12 +22,14 @@ pub(super) fn moved_items<'a>(last: &[Listed], listing: &[Listed], new: &[&'a It
     }
     let current: foldhash::HashSet<u64> = listing.iter().map(|l| l.id).collect();
     let gone: foldhash::HashSet<u64> = last.iter().filter(|l| !current.contains(&l.id)).map(|l| l.title).collect();
-    // Nothing left the listing: no title to fold.
+    // Nothing left the listing: nothing can have moved.
     if gone.is_empty() {
         return Vec::new();
     }
-    let moved: Vec<&Item> =
-        new.iter().copied().filter(|i| gone.contains(&hash64(&crate::text::fold(&i.title)))).collect();
+    // The listing read already holds each item's folded-title hash.
+    let retitled: foldhash::HashSet<&str> =
+        listing.iter().filter(|l| gone.contains(&l.title)).filter_map(|l| l.key.as_deref()).collect();
+    let moved: Vec<&Item> = new.iter().copied().filter(|i| retitled.contains(i.id.as_str())).collect();
     if moved.len() >= 3 && moved.len() * 2 >= new.len() { moved } else { Vec::new() }
 }
 

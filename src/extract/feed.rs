@@ -161,9 +161,8 @@ pub fn extract(
             continue;
         }
         let published = entry.published.or(entry.updated);
-        // To a listing, an item's date matters only where it is part of
-        // its identity: when it has no link (`Item::new`).
-        let date = (depth == Depth::Full || url.is_none())
+        let date = depth
+            .reads_date(url.is_some())
             .then(|| published.map(jst_date).or_else(|| url.as_ref().and_then(|u| date_in_url(u.as_str()))))
             .flatten();
         let mut item = Item::new(source_id, url, title, date);

@@ -21,6 +21,7 @@ pub mod page;
 use std::borrow::Cow;
 
 use chrono::{DateTime, NaiveDate, Utc};
+use foldhash::HashSetExt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use url::Url;
@@ -83,6 +84,15 @@ pub enum Depth {
     Full,
 }
 
+impl Depth {
+    /// Whether an item's date is read: always in full, and in a listing
+    /// read only for an item without a link, whose identity includes its
+    /// date ([`Item::new`]).
+    pub fn reads_date(self, linked: bool) -> bool {
+        self == Depth::Full || !linked
+    }
+}
+
 /// The items of one answer, plus what was noticed on the way.
 #[derive(Debug, Default)]
 pub struct Extracted {
@@ -102,7 +112,7 @@ impl Extracted {
     fn finish(mut self, max_items: usize) -> Extracted {
         // A listing may repeat an item (a "new" box and the list): keep the first.
         let first: Vec<bool> = {
-            let mut seen = foldhash::HashSet::with_capacity_and_hasher(self.items.len(), Default::default());
+            let mut seen = foldhash::HashSet::with_capacity(self.items.len());
             self.items.iter().map(|i| seen.insert(i.id.as_str())).collect()
         };
         let mut first = first.into_iter();

@@ -95,9 +95,7 @@ pub fn extract(
         if title.is_empty() && url.is_none() {
             continue;
         }
-        // To a listing, an item's date matters only where it is part of
-        // its identity: when it has no link (`Item::new`).
-        let date = (depth == Depth::Full || url.is_none()).then(|| {
+        let date = depth.reads_date(url.is_some()).then(|| {
             let own_date = sel
                 .date
                 .as_ref()

@@ -33,21 +33,17 @@ pub struct Listed {
 }
 
 impl Listed {
-    /// An item as a listing keeps it.
-    pub fn of(item: &Item) -> Listed {
-        Listed::folding(item, &mut String::new())
-    }
-
     /// The items of a listing as it keeps them, in order; their titles are
     /// folded in one buffer.
     pub fn all<'a>(items: impl IntoIterator<Item = &'a Item>) -> Vec<Listed> {
         let mut folded = String::new();
-        items.into_iter().map(|item| Listed::folding(item, &mut folded)).collect()
-    }
-
-    fn folding(item: &Item, folded: &mut String) -> Listed {
-        crate::text::fold_into(&item.title, folded);
-        Listed { title: hash64(folded), id: hash64(&item.id), key: Some(item.id.clone()) }
+        items
+            .into_iter()
+            .map(|item| {
+                crate::text::fold_into(&item.title, &mut folded);
+                Listed { title: hash64(&folded), id: hash64(&item.id), key: Some(item.id.clone()) }
+            })
+            .collect()
     }
 }
 

@@ -464,7 +464,7 @@ impl Store {
     }
 
     /// The items of `read` never seen before, in order. Each item comes with
-    /// the hash of its id, as its listing entry holds it ([`Listed::of`]), so
+    /// the hash of its id, as its listing entry holds it ([`Listed::all`]), so
     /// that a poll hashes an id once; `last` is the source's own last listing
     /// ([`Store::listing`]). An item no listing and no `seen` record holds is
     /// new.
@@ -540,7 +540,7 @@ impl Store {
 
     /// Encodes one poll's records for [`Store::write_poll`].
     ///
-    /// `listing` is what the poll read ([`Listed::of`] each item, in order)
+    /// `listing` is what the poll read ([`Listed::all`] of its items, in order)
     /// and the stored listing it replaces. The items that left the last
     /// listing get a `seen` record, under the id it kept; so does a new item
     /// when the poll read no listing. The listing is written only when it
