@@ -66,14 +66,9 @@ fn fill(dir: &Path, total: usize, cache_mib: u64) {
         let refs: Vec<&Item> = items.iter().collect();
         // Evenly over the last 800 days, oldest first.
         let seen = now - Duration::seconds(SPAN_DAYS * 86_400 * (polls - p) as i64 / polls as i64);
-        store.commit_poll(&source_id(s), &state, Some(&listing_of(&items)), &refs, &[], seen).expect("commit");
+        store.commit_poll(&source_id(s), &state, Some(&Listed::all(&items)), &refs, &[], seen).expect("commit");
     }
     store.flush_blocking().expect("flush");
-}
-
-/// A listing as a poll reads it.
-fn listing_of(items: &[Item]) -> Vec<Listed> {
-    Listed::all(items)
 }
 
 /// The number of items source `s` got in a fill of `total`.
@@ -128,7 +123,7 @@ fn measure(dir: &Path, total: usize, cache_mib: u64) {
         let top = next[s];
         let listing: Vec<Item> = (top.saturating_sub(PER_POLL - 3)..top + 3).rev().map(|k| item(s, k)).collect();
         let last = store.listing(&source_id(s)).expect("listing");
-        let read = listing_of(&listing);
+        let read = Listed::all(&listing);
         let new = store.unseen(listing.iter().zip(read.iter().map(|l| l.id)), &last, true).expect("lookup");
         assert_eq!(new.len(), 3, "the 3 new items, and only them, are unseen");
         store.commit_poll(&source_id(s), &state, Some(&read), &new, &[], now).expect("commit");
@@ -143,7 +138,7 @@ fn measure(dir: &Path, total: usize, cache_mib: u64) {
         let top = next[s];
         let listing: Vec<Item> = (top.saturating_sub(PER_POLL)..top).rev().map(|k| item(s, k)).collect();
         let last = store.listing(&source_id(s)).expect("listing");
-        let read = listing_of(&listing);
+        let read = Listed::all(&listing);
         assert!(store.unseen(listing.iter().zip(read.iter().map(|l| l.id)), &last, true).expect("lookup").is_empty());
         store.commit_poll(&source_id(s), &state, Some(&read), &[], &[], now).expect("commit");
     }
